@@ -1,0 +1,1 @@
+"""Orders, messages, options, templates and the conversation rules: pure Python."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy tables, repositories, the write path and migrations."""

@@ -1,0 +1,317 @@
+"""Every query of the service, on one connection inside one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from postventa.domain.accounts import Account, KeyGrant
+from postventa.domain.logistics import LogisticType
+from postventa.domain.messages import (
+    Attachment,
+    Conversation,
+    Direction,
+    Message,
+    MessageStatus,
+)
+from postventa.domain.options import MessageOption
+from postventa.domain.orders import Order
+from postventa.service.ports import StoredAnswer
+from postventa.store import tables as t
+
+
+def _upsert_statement(connection: Connection, table: Any) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+class AccountRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, name: str, site: str, now: datetime) -> Account:
+        row = self._db.execute(
+            insert(t.accounts)
+            .values(name=name, site=site, disabled=False, created_at=now)
+            .returning(t.accounts.c.id)
+        ).one()
+        return Account(id=row.id, name=name, site=site)
+
+    def get(self, account_id: int) -> Account | None:
+        row = self._db.execute(
+            select(t.accounts).where(t.accounts.c.id == account_id)
+        ).one_or_none()
+        return _account(row) if row else None
+
+    def list(self) -> list[Account]:
+        rows = self._db.execute(select(t.accounts).order_by(t.accounts.c.id))
+        return [_account(row) for row in rows]
+
+    def set_disabled(self, account_id: int, disabled: bool) -> None:
+        self._db.execute(
+            update(t.accounts)
+            .where(t.accounts.c.id == account_id)
+            .values(disabled=disabled)
+        )
+
+
+def _account(row: Any) -> Account:
+    return Account(id=row.id, name=row.name, site=row.site, disabled=row.disabled)
+
+
+class ApiKeyRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def add(self, prefix: str, digest: str, now: datetime) -> int:
+        row = self._db.execute(
+            insert(t.api_keys)
+            .values(prefix=prefix, digest=digest, created_at=now)
+            .returning(t.api_keys.c.id)
+        ).one()
+        return int(row.id)
+
+    def link(self, key_id: int, account_id: int) -> None:
+        statement = _upsert_statement(self._db, t.api_key_accounts)
+        self._db.execute(
+            statement.values(
+                key_id=key_id, account_id=account_id
+            ).on_conflict_do_nothing()
+        )
+
+    def grant(self, digest: str) -> KeyGrant | None:
+        key = self._db.execute(
+            select(t.api_keys.c.id, t.api_keys.c.digest).where(
+                t.api_keys.c.digest == digest, t.api_keys.c.revoked_at.is_(None)
+            )
+        ).one_or_none()
+        if key is None:
+            return None
+        linked = self._db.scalars(
+            select(t.api_key_accounts.c.account_id).where(
+                t.api_key_accounts.c.key_id == key.id
+            )
+        )
+        return KeyGrant(key_id=key.id, digest=key.digest, account_ids=frozenset(linked))
+
+    def revoke(self, key_id: int, now: datetime) -> bool:
+        result = self._db.execute(
+            update(t.api_keys)
+            .where(t.api_keys.c.id == key_id, t.api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return bool(result.rowcount)
+
+
+class OrderRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def get(self, account_id: int, order_id: int) -> Order | None:
+        row = self._db.execute(
+            select(t.orders).where(
+                t.orders.c.account_id == account_id, t.orders.c.id == order_id
+            )
+        ).one_or_none()
+        return _order(row) if row else None
+
+    def upsert(self, orders: Iterable[Order], now: datetime) -> None:
+        rows = [_order_row(order, now) for order in orders]
+        if not rows:
+            return
+        statement = _upsert_statement(self._db, t.orders)
+        updated = {
+            name: statement.excluded[name]
+            for name in rows[0]
+            if name not in ("account_id", "id")
+        }
+        self._db.execute(
+            statement.on_conflict_do_update(
+                index_elements=["account_id", "id"], set_=updated
+            ),
+            rows,
+        )
+
+
+def _order_row(order: Order, now: datetime) -> dict[str, Any]:
+    return {
+        "account_id": order.account_id,
+        "id": order.id,
+        "external_order_id": order.external_order_id,
+        "pack_id": order.pack_id,
+        "is_mercadolibre": order.is_mercadolibre,
+        "is_cancelled": order.is_cancelled,
+        "country": order.country,
+        "logistic_type": int(order.logistic_type) if order.logistic_type else None,
+        "shipment_delivered": order.shipment_delivered,
+        "status_type": order.status_type,
+        "date_created": order.date_created,
+        "buyer_nickname": order.buyer_nickname,
+        "document": order.document,
+        "imported_at": now,
+    }
+
+
+def _order(row: Any) -> Order:
+    return Order(
+        account_id=row.account_id,
+        id=row.id,
+        external_order_id=row.external_order_id,
+        pack_id=row.pack_id,
+        is_mercadolibre=row.is_mercadolibre,
+        is_cancelled=row.is_cancelled,
+        country=row.country,
+        logistic_type=LogisticType(row.logistic_type) if row.logistic_type else None,
+        shipment_delivered=row.shipment_delivered,
+        status_type=row.status_type,
+        date_created=row.date_created,
+        buyer_nickname=row.buyer_nickname,
+        document=row.document,
+    )
+
+
+class MessageRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def conversation(self, account_id: int, pack_id: str) -> Conversation:
+        blocked = self._db.scalar(
+            select(t.conversations.c.blocked_reason).where(
+                t.conversations.c.account_id == account_id,
+                t.conversations.c.pack_id == pack_id,
+            )
+        )
+        rows = self._db.execute(
+            select(t.messages)
+            .where(
+                t.messages.c.account_id == account_id, t.messages.c.pack_id == pack_id
+            )
+            .order_by(t.messages.c.id)
+        )
+        return Conversation(
+            pack_id=pack_id,
+            messages=[_message(row) for row in rows],
+            blocked_reason=blocked,
+        )
+
+    def lock_conversation(self, account_id: int, pack_id: str, now: datetime) -> None:
+        """Serialize writers of one pack (a row lock on PostgreSQL)."""
+        statement = _upsert_statement(self._db, t.conversations)
+        self._db.execute(
+            statement.values(
+                account_id=account_id, pack_id=pack_id, updated_at=now
+            ).on_conflict_do_nothing()
+        )
+        if self._db.dialect.name == "postgresql":
+            self._db.execute(
+                select(t.conversations.c.pack_id)
+                .where(
+                    t.conversations.c.account_id == account_id,
+                    t.conversations.c.pack_id == pack_id,
+                )
+                .with_for_update()
+            )
+
+    def add(self, message: Message) -> int:
+        attachment = message.attachment
+        row = self._db.execute(
+            insert(t.messages)
+            .values(
+                account_id=message.account_id,
+                order_id=message.order_id,
+                pack_id=message.pack_id,
+                direction=message.direction.value,
+                option=int(message.option) if message.option else None,
+                text=message.text,
+                attachment_name=attachment.name if attachment else None,
+                attachment_extension=attachment.extension if attachment else None,
+                attachment_size=attachment.size if attachment else None,
+                attachment_sha256=attachment.sha256 if attachment else None,
+                attachment_media_type=attachment.media_type if attachment else None,
+                status=message.status.value,
+                reason=message.reason,
+                created_at=message.created_at,
+                sent_at=message.sent_at,
+            )
+            .returning(t.messages.c.id)
+        ).one()
+        return int(row.id)
+
+
+def _message(row: Any) -> Message:
+    attachment = None
+    if row.attachment_sha256 is not None:
+        attachment = Attachment(
+            name=row.attachment_name,
+            extension=row.attachment_extension,
+            size=row.attachment_size,
+            sha256=row.attachment_sha256,
+            media_type=row.attachment_media_type,
+        )
+    return Message(
+        id=row.id,
+        account_id=row.account_id,
+        order_id=row.order_id,
+        pack_id=row.pack_id,
+        direction=Direction(row.direction),
+        option=MessageOption(row.option) if row.option else None,
+        text=row.text,
+        attachment=attachment,
+        status=MessageStatus(row.status),
+        reason=row.reason,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+    )
+
+
+class IdempotencyRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def get(self, account_id: int, key: str) -> StoredAnswer | None:
+        row = self._db.execute(
+            select(t.idempotency_keys).where(
+                t.idempotency_keys.c.account_id == account_id,
+                t.idempotency_keys.c.key == key,
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return StoredAnswer(row.fingerprint, row.status_code, row.body, row.location)
+
+    def put(
+        self, account_id: int, key: str, answer: StoredAnswer, now: datetime
+    ) -> None:
+        self._db.execute(
+            insert(t.idempotency_keys).values(
+                account_id=account_id,
+                key=key,
+                fingerprint=answer.fingerprint,
+                status_code=answer.status_code,
+                body=answer.body,
+                location=answer.location,
+                created_at=now,
+            )
+        )
+
+    def purge(self, before: datetime) -> int:
+        result = self._db.execute(
+            delete(t.idempotency_keys).where(t.idempotency_keys.c.created_at < before)
+        )
+        return int(result.rowcount)
+
+
+class Repositories:
+    """The unit of work's repositories, bound to one transaction's connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.accounts = AccountRepository(connection)
+        self.api_keys = ApiKeyRepository(connection)
+        self.orders = OrderRepository(connection)
+        self.messages = MessageRepository(connection)
+        self.idempotency = IdempotencyRepository(connection)
