@@ -26,7 +26,7 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class KeyGrant:
-    """A valid API key and the accounts it is linked to (disabled ones included)."""
+    """A valid API key and the enabled accounts it is linked to."""
 
     key_id: int
     digest: str

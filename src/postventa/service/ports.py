@@ -60,8 +60,13 @@ class IdempotencyKeys(Protocol):
 class UnitOfWork(Protocol):
     """The repositories of one transaction."""
 
-    accounts: Accounts
-    api_keys: ApiKeys
-    orders: Orders
-    messages: Messages
-    idempotency: IdempotencyKeys
+    @property
+    def accounts(self) -> Accounts: ...
+    @property
+    def api_keys(self) -> ApiKeys: ...
+    @property
+    def orders(self) -> Orders: ...
+    @property
+    def messages(self) -> Messages: ...
+    @property
+    def idempotency(self) -> IdempotencyKeys: ...

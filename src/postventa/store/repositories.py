@@ -91,12 +91,14 @@ class ApiKeyRepository:
         ).one_or_none()
         if key is None:
             return None
-        linked = self._db.scalars(
-            select(t.api_key_accounts.c.account_id).where(
-                t.api_key_accounts.c.key_id == key.id
-            )
+        enabled = self._db.scalars(
+            select(t.api_key_accounts.c.account_id)
+            .join(t.accounts, t.accounts.c.id == t.api_key_accounts.c.account_id)
+            .where(t.api_key_accounts.c.key_id == key.id, ~t.accounts.c.disabled)
         )
-        return KeyGrant(key_id=key.id, digest=key.digest, account_ids=frozenset(linked))
+        return KeyGrant(
+            key_id=key.id, digest=key.digest, account_ids=frozenset(enabled)
+        )
 
     def revoke(self, key_id: int, now: datetime) -> bool:
         result = self._db.execute(

@@ -1,0 +1,1 @@
+"""The HTTP API: routes, parameters, errors, rate limits and authentication."""

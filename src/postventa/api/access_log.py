@@ -1,0 +1,51 @@
+"""One log line per request, with the API key redacted from the query string."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from postventa.logs import redact_query
+
+log = structlog.get_logger("postventa.access")
+
+
+def access_log(app: ASGIApp) -> ASGIApp:
+    """Wrap an ASGI app so that each HTTP request is logged once, after its answer."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, record_status)
+        finally:
+            _log(scope, status, started)
+
+    return middleware
+
+
+def _log(scope: Any, status: int, started: float) -> None:
+    client = scope.get("client")
+    log.info(
+        "http.request",
+        method=scope["method"],
+        path=scope["path"],
+        query=redact_query(scope["query_string"].decode("latin-1")),
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        client=client[0] if client else None,
+    )

@@ -1,0 +1,67 @@
+"""The Litestar application: routes, error rendering and the shared state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Request, Response, get, post
+from litestar.exceptions import HTTPException
+from litestar.types import ASGIApp
+
+from postventa.api.access_log import access_log
+from postventa.api.auth import Authenticator
+from postventa.api.errors import JSON, render_fault, render_http_error, render_refusal
+from postventa.api.openapi import openapi_document
+from postventa.api.ratelimit import GcraLimiter
+from postventa.api.send import SendEndpoint
+from postventa.config import Settings
+from postventa.domain.errors import PostventaError
+from postventa.store.database import Database
+
+
+def create_app(settings: Settings, database: Database) -> ASGIApp:
+    """Build the API over an open, migrated database."""
+    authenticator = Authenticator(
+        database,
+        GcraLimiter(settings.bad_key_limit_per_minute),
+        settings.auth_cache_seconds,
+    )
+    endpoint = SendEndpoint(
+        database,
+        authenticator,
+        GcraLimiter(settings.rate_limit_per_minute),
+        settings.max_body_bytes,
+    )
+
+    @post("/v2/orders/{orderId:str}/messages", status_code=200)
+    async def send_message(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return await endpoint.handle(request)
+
+    @get("/openapi.json", media_type=JSON)
+    async def openapi() -> dict[str, Any]:
+        return openapi_document()
+
+    @get("/healthz", media_type=JSON)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz", media_type=JSON)
+    async def readyz() -> Response[dict[str, str]]:
+        ready = database.is_current()
+        return Response(
+            {"status": "ready" if ready else "migrations pending"},
+            status_code=200 if ready else 503,
+        )
+
+    app = Litestar(
+        route_handlers=[send_message, openapi, healthz, readyz],
+        exception_handlers={
+            PostventaError: render_refusal,
+            HTTPException: render_http_error,
+            Exception: render_fault,
+        },
+        openapi_config=None,
+        logging_config=None,
+        request_max_body_size=None,
+    )
+    return access_log(app)

@@ -1,0 +1,69 @@
+"""Recognizing API keys, with a short cache, and throttling unknown ones."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from postventa.api.ratelimit import GcraLimiter
+from postventa.domain.accounts import KeyGrant, key_digest
+from postventa.domain.errors import TooManyRequests, Unauthorized
+from postventa.service.accounts import recognize_key
+from postventa.store.database import Database
+
+
+class Authenticator:
+    """Turns a presented key into its grant, or refuses it (401, or 429 when an
+    address keeps presenting unknown keys)."""
+
+    def __init__(
+        self,
+        database: Database,
+        bad_keys: GcraLimiter,
+        cache_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._database = database
+        self._bad_keys = bad_keys
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._cache: dict[str, tuple[float, KeyGrant]] = {}
+
+    async def authenticate(
+        self, read_key: Callable[[], str | None], client: str
+    ) -> KeyGrant:
+        try:
+            key = read_key()
+        except Unauthorized:
+            self._count_failure(client)
+            raise
+        if not key:
+            raise Unauthorized("API_KEY is required in the query string.")
+
+        grant = await self._grant(key)
+        if grant is None:
+            self._count_failure(client)
+            raise Unauthorized("The API_KEY is not valid.")
+        return grant
+
+    async def _grant(self, key: str) -> KeyGrant | None:
+        digest = key_digest(key)
+        now = self._clock()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+
+        grant = await self._database.read(lambda repos: recognize_key(repos, key))
+        if grant is not None and self._cache_seconds > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + self._cache_seconds, grant)
+        return grant
+
+    def _count_failure(self, client: str) -> None:
+        decision = self._bad_keys.hit(client)
+        if not decision.allowed:
+            raise TooManyRequests(
+                "Too many requests with unknown API keys from this address.",
+                decision.retry_after,
+            )

@@ -1,0 +1,253 @@
+"""``POST /v2/orders/{orderId}/messages``: the checks in the contract's order.
+
+1 key (401/429) · 2 accountId (400) · 3 account (403) · 4 rate (429) ·
+4a body size (413) · idempotency replay · 5 orderId (400) · 6 order (404) ·
+7 parameters (400) · 8 duplicate (409) · 9 rules (412) · 10 accepted (200).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from litestar import Request, Response
+
+from postventa.api.auth import Authenticator
+from postventa.api.body import check_declared_length, read_body
+from postventa.api.errors import JSON, error_body
+from postventa.api.params import (
+    Parameters,
+    Source,
+    parse_integer,
+    parse_message_option,
+    parse_text,
+)
+from postventa.api.ratelimit import GcraLimiter
+from postventa.domain.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PostventaError,
+    PreconditionFailed,
+    TooManyRequests,
+)
+from postventa.domain.messages import MessageDraft
+from postventa.domain.orders import Order
+from postventa.service.messaging import draft_message, send_message
+from postventa.service.ports import StoredAnswer
+from postventa.store.database import Database
+from postventa.store.repositories import Repositories
+
+ENDPOINT = "POST /v2/orders/{orderId}/messages"
+MAX_IDEMPOTENCY_KEY = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    location: str | None = None
+
+    @classmethod
+    def refusal(cls, exc: PostventaError) -> Answer:
+        return cls(exc.status, error_body(exc.status, exc.message))
+
+    @classmethod
+    def stored(cls, stored: StoredAnswer) -> Answer:
+        return cls(stored.status_code, stored.body.encode(), stored.location)
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    key: str
+    fingerprint: str
+
+    def remember(self, repos: Repositories, account_id: int, answer: Answer) -> None:
+        stored = StoredAnswer(
+            self.fingerprint, answer.status, answer.body.decode(), answer.location
+        )
+        repos.idempotency.put(account_id, self.key, stored, datetime.now(UTC))
+
+
+class SendEndpoint:
+    """Holds what the endpoint needs across requests."""
+
+    def __init__(
+        self,
+        database: Database,
+        authenticator: Authenticator,
+        limiter: GcraLimiter,
+        max_body_bytes: int,
+    ) -> None:
+        self._database = database
+        self._authenticator = authenticator
+        self._limiter = limiter
+        self._max_body_bytes = max_body_bytes
+        self._in_flight: set[tuple[int, str]] = set()
+
+    async def handle(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        params = Parameters()
+        query = request.scope["query_string"].decode("latin-1")
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            params.add(Source.QUERY, name, value)
+        params.add(Source.PATH, "orderId", request.path_params["orderId"])
+
+        client = request.client.host if request.client else "unknown"
+        grant = await self._authenticator.authenticate(params.api_key, client)
+        rate = self._limiter.hit((grant.key_id, ENDPOINT))
+        request.state.rate_headers = rate.headers()
+
+        account_id = params.single("accountId", parse_integer)
+        if account_id is None:
+            raise BadRequest("accountId is required in the query string.")
+        if account_id not in grant.account_ids:
+            raise Forbidden(f"Account {account_id} is not linked to this API_KEY.")
+        if not rate.allowed:
+            raise TooManyRequests(
+                "The API_KEY's request rate is exceeded.", rate.retry_after
+            )
+
+        check_declared_length(
+            request.headers.get("content-length"), self._max_body_bytes
+        )
+        try:
+            parse_error = await read_body(
+                request.stream(),
+                request.headers.get("content-type"),
+                params,
+                self._max_body_bytes,
+            )
+            answer = await self._answer(request, account_id, params, parse_error)
+        finally:
+            params.close()
+        return _response(answer, request.state.rate_headers)
+
+    async def _answer(
+        self,
+        request: Request[Any, Any, Any],
+        account_id: int,
+        params: Parameters,
+        parse_error: BadRequest | None,
+    ) -> Answer:
+        idempotency = _idempotency(request, params)
+        if idempotency is None:
+            return await self._decide(account_id, params, parse_error, None)
+
+        scope = (account_id, idempotency.key)
+        if scope in self._in_flight:
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed."
+            )
+        self._in_flight.add(scope)
+        try:
+            stored = await self._database.read(
+                lambda repos: repos.idempotency.get(account_id, idempotency.key)
+            )
+            if stored is None:
+                return await self._decide(account_id, params, parse_error, idempotency)
+            if stored.fingerprint != idempotency.fingerprint:
+                raise Conflict(
+                    "This Idempotency-Key was already used with a different payload."
+                )
+            return Answer.stored(stored)
+        finally:
+            self._in_flight.discard(scope)
+
+    async def _decide(
+        self,
+        account_id: int,
+        params: Parameters,
+        parse_error: BadRequest | None,
+        idempotency: Idempotency | None,
+    ) -> Answer:
+        try:
+            order = await self._find_order(account_id, params)
+            if parse_error is not None:
+                raise parse_error
+            draft = _draft(order, params)
+        except (BadRequest, NotFound) as exc:
+            answer = Answer.refusal(exc)
+            if idempotency is not None:
+                await self._database.write(
+                    lambda repos: idempotency.remember(repos, account_id, answer)
+                )
+            return answer
+        return await self._database.write(_accept_job(order, draft, idempotency))
+
+    async def _find_order(self, account_id: int, params: Parameters) -> Order:
+        order_id = params.single("orderId", parse_integer)
+        assert order_id is not None
+        order = await self._database.read(
+            lambda repos: repos.orders.get(account_id, order_id)
+        )
+        if order is None:
+            raise NotFound(f"Order {order_id} does not exist in account {account_id}.")
+        return order
+
+
+def _idempotency(
+    request: Request[Any, Any, Any], params: Parameters
+) -> Idempotency | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise BadRequest(
+            f"Idempotency-Key must have 1 to {MAX_IDEMPOTENCY_KEY} printable "
+            "characters."
+        )
+    return Idempotency(key, params.fingerprint())
+
+
+def _draft(order: Order, params: Parameters) -> MessageDraft:
+    params.check_placement()
+    option = params.single("messageOptions", parse_message_option)
+    if option is None:
+        raise BadRequest("messageOptions is required.")
+    text = params.single("message", parse_text)
+    _refuse_attachments(params)
+    return draft_message(order, option, text)
+
+
+def _refuse_attachments(params: Parameters) -> None:
+    # TODO(attachments): accept file and fileBase64 once the blob store exists;
+    # until then a message that names one is refused rather than sent without it.
+    if params.arrivals("file") or params.arrivals("fileBase64"):
+        raise BadRequest(
+            "Attachments (file, fileBase64) are not accepted by this server yet; "
+            "send the message without one."
+        )
+
+
+def _accept_job(
+    order: Order, draft: MessageDraft, idempotency: Idempotency | None
+) -> Callable[[Repositories], Answer]:
+    def job(repos: Repositories) -> Answer:
+        try:
+            message_id = send_message(repos, order, draft, datetime.now(UTC))
+            answer = Answer(
+                200,
+                msgspec.json.encode(str(message_id)),
+                f"/v2/orders/{order.id}/messages/{message_id}",
+            )
+        except (Conflict, PreconditionFailed) as exc:
+            answer = Answer.refusal(exc)
+        if idempotency is not None:
+            idempotency.remember(repos, order.account_id, answer)
+        return answer
+
+    return job
+
+
+def _response(answer: Answer, rate_headers: dict[str, str]) -> Response[bytes]:
+    headers = dict(rate_headers)
+    if answer.location:
+        headers["location"] = answer.location
+    return Response(
+        answer.body, status_code=answer.status, media_type=JSON, headers=headers
+    )

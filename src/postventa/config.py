@@ -1,0 +1,125 @@
+"""Settings from ``POSTVENTA_*`` environment variables, validated at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PREFIX = "POSTVENTA_"
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """One or more settings are invalid; the message lists each."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("postventa-data")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    rate_limit_per_minute: int = 600
+    bad_key_limit_per_minute: int = 20
+    max_body_bytes: int = 36 * MIB
+    auth_cache_seconds: float = 1.0
+    idempotency_ttl_hours: int = 24
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'postventa.db'}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and check every setting; report all problems at once."""
+        env = os.environ if environ is None else environ
+        known = {PREFIX + f.name.upper(): f for f in fields(cls)}
+        problems = [
+            f"{name} is not a known setting"
+            for name in env
+            if name.startswith(PREFIX) and name not in known
+        ]
+        values: dict[str, Any] = {}
+        for name, spec in known.items():
+            if name not in env:
+                continue
+            try:
+                values[spec.name] = _PARSERS[spec.name](env[name])
+            except ValueError as exc:
+                problems.append(f"{name}: {exc}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return cls(**values)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise ValueError("must be a port number between 1 and 65535")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise ValueError("must be zero or more")
+    return value
+
+
+def _database_url(text: str) -> str:
+    try:
+        url = make_url(text)
+    except ArgumentError as exc:
+        raise ValueError(f"{text!r} is not a database URL") from exc
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError("must be a sqlite:/// or postgresql:// URL")
+    return text
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
+def _non_empty(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text.strip()
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "data_dir": lambda text: Path(_non_empty(text)),
+    "database_url": _database_url,
+    "host": _non_empty,
+    "port": _port,
+    "rate_limit_per_minute": _positive_int,
+    "bad_key_limit_per_minute": _positive_int,
+    "max_body_bytes": _positive_int,
+    "auth_cache_seconds": _non_negative_float,
+    "idempotency_ttl_hours": _positive_int,
+    "log_level": lambda text: _choice("debug", "info", "warning", "error")(
+        text
+    ).upper(),
+    "log_format": _choice("json", "console"),
+}
