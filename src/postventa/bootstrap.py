@@ -17,6 +17,7 @@ from postventa.logs import configure_logging
 from postventa.service.accounts import create_account, create_api_key
 from postventa.service.orders import ImportReport, parse_orders, store_orders
 from postventa.store.database import Database
+from postventa.store.repositories import Repositories
 
 log = structlog.get_logger(__name__)
 DEMO_ACCOUNT = "Demo seller"
@@ -94,8 +95,12 @@ def demo_orders() -> list[dict[str, object]]:
     ]
 
 
-def prepare_demo(settings: Settings) -> tuple[int, str]:
-    """Create the demo account, a fresh key and the demo orders."""
+def prepare_demo(settings: Settings) -> tuple[int, str, int]:
+    """Create the demo account, a fresh key and the demo orders.
+
+    Returns the account id, the key, and an order with nothing awaiting a
+    reply, so that the printed curl succeeds on every run.
+    """
     database = open_database(settings)
     now = datetime.now(UTC)
     try:
@@ -104,25 +109,38 @@ def prepare_demo(settings: Settings) -> tuple[int, str]:
                 (a for a in repos.accounts.list() if a.name == DEMO_ACCOUNT), None
             ) or create_account(repos, DEMO_ACCOUNT, "MLA", now)
             _, key = create_api_key(repos, [account.id], now)
+            documents = demo_orders()
+            free_id = _free_order_id(repos, account.id)
+            documents.append({**documents[0], "Id": free_id, "PackId": None})
+            documents[-1]["ExternalOrderId"] = str(2000000000 + free_id)
             report = ImportReport()
-            orders = parse_orders(enumerate(demo_orders(), 1), account, report)
+            orders = parse_orders(enumerate(documents, 1), account, report)
             store_orders(repos, orders, now)
     finally:
         database.close()
-    return account.id, key
+    return account.id, key, free_id
+
+
+def _free_order_id(repos: Repositories, account_id: int) -> int:
+    order_id = 1001
+    while (order := repos.orders.get(account_id, order_id)) is not None:
+        if not repos.messages.conversation(account_id, order.pack_id).awaiting_reply():
+            break
+        order_id += 10 if order_id < 1010 else 1
+    return order_id
 
 
 def demo(settings: Settings) -> None:
     """Prepare the demo data, print a working curl, and serve."""
     configure_logging(settings.log_level, settings.log_format)
-    account_id, key = prepare_demo(settings)
+    account_id, key, order_id = prepare_demo(settings)
     url = (
-        f"http://{settings.host}:{settings.port}/v2/orders/1001/messages"
+        f"http://{settings.host}:{settings.port}/v2/orders/{order_id}/messages"
         f"?API_KEY={key}&accountId={account_id}"
     )
     body = json.dumps({"messageOptions": 4, "message": "Hola, tu pedido sale hoy."})
     print(f"Demo account {account_id}; API key (shown once): {key}\n")
-    print("Send a message to the buyer of order 1001 with:\n")
+    print(f"Send a message to the buyer of order {order_id} with:\n")
     print(
         f"  curl -i -X POST {shlex.quote(url)} "
         f"-H 'Content-Type: application/json' -d {shlex.quote(body)}\n",

@@ -290,7 +290,7 @@ def _print_report(report: ImportReport, as_json: bool) -> None:
 
 @orders_app.command("import")
 def import_orders(
-    source: Annotated[
+    file: Annotated[
         typer.FileText,
         typer.Argument(
             metavar="FILE",
@@ -302,7 +302,7 @@ def import_orders(
     as_json: AsJson = False,
 ) -> None:
     """Import orders for an account; each rejected record is reported."""
-    text = _read_text(source, as_json)
+    text = _read_text(file, as_json)
     stderr = Console(stderr=True)
     quiet = as_json or not stderr.is_terminal
 

@@ -75,11 +75,17 @@ def parse_orders(
                 raise record
             order = parse_order(record, account.id, account.country)
         except InvalidOrder as exc:
-            order_id = record.get("Id") if isinstance(record, dict) else None
+            order_id = _record_id(record)
             report.rejected.append(Rejection(position, str(exc), order_id))
             continue
         parsed[order.id] = order
     return list(parsed.values())
+
+
+def _record_id(record: Any) -> Any:
+    if not isinstance(record, dict):
+        return None
+    return next((v for k, v in record.items() if str(k).lower() == "id"), None)
 
 
 def store_orders(uow: UnitOfWork, orders: list[Order], now: datetime) -> int:

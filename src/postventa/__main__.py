@@ -1,0 +1,5 @@
+"""``python -m postventa`` runs the command-line interface."""
+
+from postventa.cli import main
+
+main()

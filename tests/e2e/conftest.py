@@ -1,0 +1,130 @@
+"""Drive postventa as a user does: its CLI and its server, as processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Installation:
+    """A data directory and the environment that points postventa at it."""
+
+    root: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def cli(self, *args: str, stdin: str | None = None) -> Any:
+        """Run a CLI command with --json and return its parsed output."""
+        result = subprocess.run(
+            [sys.executable, "-m", "postventa", *args, "--json"],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr + result.stdout
+        return json.loads(result.stdout)
+
+
+@dataclass
+class Server:
+    """A running ``postventa serve`` and where it answers."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def installation(tmp_path: Path) -> Installation:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("POSTVENTA_")
+    }
+    env.update(
+        POSTVENTA_DATA_DIR=str(tmp_path / "data"),
+        POSTVENTA_LOG_LEVEL="INFO",
+        POSTVENTA_RATE_LIMIT_PER_MINUTE="100000",
+    )
+    return Installation(tmp_path, env)
+
+
+def start_server(installation: Installation, name: str = "server") -> Server:
+    port = free_port()
+    env = {**installation.env, "POSTVENTA_PORT": str(port)}
+    log_path = installation.root / f"{name}-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "postventa", "serve"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log_path)
+    _wait_until_ready(server)
+    return server
+
+
+def _wait_until_ready(server: Server, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise AssertionError(f"server exited early:\n{server.log_text()}")
+        try:
+            if httpx.get(server.base_url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"server did not start:\n{server.log_text()}")
+
+
+@pytest.fixture
+def server_factory(installation: Installation) -> Iterator[Any]:
+    started: list[Server] = []
+
+    def start(name: str = "server") -> Server:
+        server = start_server(installation, name)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
