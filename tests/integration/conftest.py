@@ -79,4 +79,3 @@ def client(app_settings: Settings, database: Database) -> Iterator[TestClient[An
     app = create_app(app_settings, database)
     with TestClient(app=app) as test_client:  # type: ignore[arg-type]
         yield test_client
-

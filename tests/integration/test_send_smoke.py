@@ -21,5 +21,7 @@ def test_a_free_text_message_is_accepted_with_its_id_and_location(
     assert response.status_code == 200
     message_id = response.json()
     assert isinstance(message_id, str)
-    assert response.headers["location"] == f"/v2/orders/{order_id}/messages/{message_id}"
+    assert (
+        response.headers["location"] == f"/v2/orders/{order_id}/messages/{message_id}"
+    )
     assert response.headers["x-ratelimit-retryafter"] == "-1"

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp
@@ -17,6 +22,42 @@ from postventa.api.send import SendEndpoint
 from postventa.config import Settings
 from postventa.domain.errors import PostventaError
 from postventa.store.database import Database
+
+log = structlog.get_logger(__name__)
+PURGE_INTERVAL_SECONDS = 3600.0
+
+
+async def purge_idempotency_keys(database: Database, ttl: timedelta) -> int:
+    """Forget idempotency answers older than the retention time."""
+    cutoff = datetime.now(UTC) - ttl
+    purged = await database.write(lambda repos: repos.idempotency.purge(cutoff))
+    if purged:
+        log.info("idempotency.purged", count=purged)
+    return purged
+
+
+def _housekeeping(settings: Settings, database: Database) -> Any:
+    ttl = timedelta(hours=settings.idempotency_ttl_hours)
+
+    async def loop() -> None:
+        while True:
+            try:
+                await purge_idempotency_keys(database, ttl)
+            except Exception:
+                log.exception("idempotency.purge_failed")
+            await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
 
 
 def create_app(settings: Settings, database: Database) -> ASGIApp:
@@ -60,6 +101,7 @@ def create_app(settings: Settings, database: Database) -> ASGIApp:
             HTTPException: render_http_error,
             Exception: render_fault,
         },
+        lifespan=[_housekeeping(settings, database)],
         openapi_config=None,
         logging_config=None,
         request_max_body_size=None,

@@ -80,8 +80,10 @@ def parse_option(value: object) -> MessageOption | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if text.isascii() and text.isdigit():
-        number = int(text)
+    if not text.isascii():
+        return None
+    if text.isdigit():
+        number = int(text) if len(text) <= 3 else 0
         return MessageOption(number) if number in _IDS else None
     return _BY_NAME.get(text.upper())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from postventa.domain.logistics import (
 from postventa.domain.sites import country_code
 
 CANCELLED_STATUS_TYPE = 99
+_INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
 _MERCADOLIBRE = "mercadolibre"
 
 
@@ -69,9 +71,9 @@ def _integer(value: Any, name: str) -> int | None:
         raise InvalidOrder(f"{name} must be an integer, not a boolean.")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         return int(value.strip())
-    raise InvalidOrder(f"{name} must be an integer; got {value!r}.")
+    raise InvalidOrder(f"{name} must be an integer; got {value!r:.40}.")
 
 
 def _text(value: Any) -> str | None:

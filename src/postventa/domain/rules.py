@@ -1,8 +1,9 @@
 """The option table and the conversation rules, one function each.
 
 Each rule returns a ``Refusal`` naming itself and saying why, or None when it
-holds. ``first_refusal`` applies them in the order the contract lists them, and
-is the only place that decides whether a message may be sent now.
+holds. ``first_refusal`` applies them (the order's rules, the option table, a
+blocked conversation, then rules 3 to 5) and is the only place that decides
+whether a message may be sent now.
 """
 
 from __future__ import annotations

@@ -7,6 +7,12 @@ from postventa.domain.errors import BadRequest
 MAX_TEXT_LENGTH = 350
 _LATIN1_MAX = 0xFF
 _ALLOWED_CONTROLS = frozenset("\n\t")
+# Unicode's White_Space characters. Python's str.strip() also removes
+# U+001C to U+001F, which are control characters to refuse, not to trim.
+WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def _is_control(char: str) -> bool:
@@ -28,7 +34,7 @@ def first_offending_character(text: str) -> int | None:
 
 def clean_free_text(raw: str) -> str:
     """Trim a free text and return it, or refuse it naming the problem."""
-    text = raw.strip()
+    text = raw.strip(WHITE_SPACE)
     if not 1 <= len(text) <= MAX_TEXT_LENGTH:
         raise BadRequest(
             f"The message must have 1 to {MAX_TEXT_LENGTH} characters after "

@@ -55,7 +55,8 @@ def _results(document: dict[str, Any]) -> Any:
 
 
 def _json_lines(text: str) -> Iterator[tuple[int, Any]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only line feeds end a record: JSON strings may hold U+2028 and the like.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
