@@ -34,6 +34,10 @@ class Settings:
     log_format: str = "json"
 
     @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'postventa.db'}"
 

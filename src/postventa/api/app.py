@@ -20,7 +20,9 @@ from postventa.api.openapi import openapi_document
 from postventa.api.ratelimit import GcraLimiter
 from postventa.api.send import SendEndpoint
 from postventa.config import Settings
+from postventa.domain.attachments import MAX_ATTACHMENT_BYTES
 from postventa.domain.errors import PostventaError
+from postventa.store.blobs import LocalBlobStore
 from postventa.store.database import Database
 
 log = structlog.get_logger(__name__)
@@ -34,6 +36,21 @@ async def purge_idempotency_keys(database: Database, ttl: timedelta) -> int:
     if purged:
         log.info("idempotency.purged", count=purged)
     return purged
+
+
+def recover_blobs(database: Database, blobs: LocalBlobStore) -> None:
+    """Settle attachments left staged by a crash: keep those a message names."""
+
+    def is_referenced(sha256: str) -> bool:
+        with database.snapshot() as repos:
+            return repos.messages.references_blob(sha256)
+
+    # One SQLite process owns its data directory, so nothing staged is live;
+    # PostgreSQL deployments share it, so only old leftovers are settled.
+    grace = 0.0 if database.is_sqlite else 3600.0
+    settled = blobs.recover(is_referenced, grace)
+    if settled:
+        log.info("blobs.recovered", count=settled)
 
 
 def _housekeeping(settings: Settings, database: Database) -> Any:
@@ -60,8 +77,11 @@ def _housekeeping(settings: Settings, database: Database) -> Any:
     return lifespan
 
 
-def create_app(settings: Settings, database: Database) -> ASGIApp:
+def create_app(
+    settings: Settings, database: Database, blobs: LocalBlobStore | None = None
+) -> ASGIApp:
     """Build the API over an open, migrated database."""
+    blobs = blobs or LocalBlobStore(settings.blob_dir, MAX_ATTACHMENT_BYTES)
     authenticator = Authenticator(
         database,
         GcraLimiter(settings.bad_key_limit_per_minute),
@@ -72,6 +92,7 @@ def create_app(settings: Settings, database: Database) -> ASGIApp:
         authenticator,
         GcraLimiter(settings.rate_limit_per_minute),
         settings.max_body_bytes,
+        blobs,
     )
 
     @post("/v2/orders/{orderId:str}/messages", status_code=200)
@@ -101,6 +122,7 @@ def create_app(settings: Settings, database: Database) -> ASGIApp:
             HTTPException: render_http_error,
             Exception: render_fault,
         },
+        on_startup=[lambda: recover_blobs(database, blobs)],
         lifespan=[_housekeeping(settings, database)],
         openapi_config=None,
         logging_config=None,

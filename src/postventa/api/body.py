@@ -8,10 +8,7 @@ parameters only after the order is found.
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -19,13 +16,15 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from postventa.api.params import Parameters, Source, UploadedFile
 from postventa.domain.errors import BadRequest, PayloadTooLarge
+from postventa.store.blobs import StagedBlob
+
+Stage = Callable[[], StagedBlob]
 
 ACCEPTED_TYPES = (
     "application/json",
     "multipart/form-data",
     "application/x-www-form-urlencoded",
 )
-SPOOL_IN_MEMORY_BYTES = 1024 * 1024
 
 
 def media_type(content_type: str | None) -> str | None:
@@ -48,11 +47,16 @@ async def read_body(
     content_type: str | None,
     params: Parameters,
     limit: int,
+    stage: Stage,
 ) -> BadRequest | None:
-    """Read the body into ``params``; return the parse error to raise later."""
+    """Read the body into ``params``; return the parse error to raise later.
+
+    Multipart file parts stream into blobs from ``stage``; other bodies are
+    small enough, at most ``limit``, to be parsed whole.
+    """
     kind = media_type(content_type)
     if kind == "multipart/form-data":
-        return await _read_multipart(chunks, content_type or "", params, limit)
+        return await _read_multipart(chunks, content_type or "", params, limit, stage)
 
     data = bytearray()
     async for chunk in chunks:
@@ -100,41 +104,48 @@ def _add_form(data: bytes, params: Parameters) -> None:
 
 
 async def _read_multipart(
-    chunks: AsyncIterator[bytes], content_type: str, params: Parameters, limit: int
+    chunks: AsyncIterator[bytes],
+    content_type: str,
+    params: Parameters,
+    limit: int,
+    stage: Stage,
 ) -> BadRequest | None:
     _, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
-    collector = _MultipartCollector(boundary, params) if boundary else None
+    collector = _MultipartCollector(boundary, params, stage) if boundary else None
     error: BadRequest | None = None
     if collector is None:
         error = BadRequest("The multipart body has no boundary in its Content-Type.")
 
     total = 0
-    async for chunk in chunks:
-        total += len(chunk)
-        if total > limit:
-            raise too_large(limit)
+    try:
+        async for chunk in chunks:
+            total += len(chunk)
+            if total > limit:
+                raise too_large(limit)
+            if collector is not None and error is None:
+                error = collector.feed(chunk)
         if collector is not None and error is None:
-            error = collector.feed(chunk)
-    if collector is not None and error is None:
-        error = collector.finish()
+            error = collector.finish()
+    finally:
+        if collector is not None:
+            collector.abandon()
     return error
 
 
 class _MultipartCollector:
-    """Turns multipart parts into parameters; file parts are spooled, not held."""
+    """Turns multipart parts into parameters; file parts stream into blobs."""
 
-    def __init__(self, boundary: bytes, params: Parameters) -> None:
+    def __init__(self, boundary: bytes, params: Parameters, stage: Stage) -> None:
         self._params = params
+        self._stage = stage
         self._headers: dict[bytes, bytes] = {}
         self._field = b""
         self._value = b""
         self._name: str | None = None
         self._filename: str | None = None
         self._text = bytearray()
-        self._file: Any = None
-        self._digest = hashlib.sha256()
-        self._size = 0
+        self._file: StagedBlob | None = None
         self._error: BadRequest | None = None
         self._ended = False
         self._parser = MultipartParser(
@@ -150,6 +161,12 @@ class _MultipartCollector:
                 "on_end": self._end,
             },
         )
+
+    def abandon(self) -> None:
+        """Discard a file part cut short by an error or the end of the body."""
+        if self._file is not None:
+            self._file.discard()
+            self._file = None
 
     def feed(self, chunk: bytes) -> BadRequest | None:
         try:
@@ -191,39 +208,33 @@ class _MultipartCollector:
         self._name = name.decode("utf-8", "replace") if name is not None else None
         if filename is not None:
             self._filename = filename.decode("utf-8", "replace")
-            # Closed by Parameters.close() once the request is answered.
-            self._file = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115
-            self._digest = hashlib.sha256()
-            self._size = 0
+            # Only the part named file is kept; other file parts are skipped.
+            if (self._name or "").lower() == "file":
+                self._file = self._stage()
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         piece = data[start:end]
-        if self._file is None:
+        if self._file is not None:
+            self._file.write(piece)
+        elif self._filename is None:
             self._text += piece
-            return
-        self._file.write(piece)
-        self._digest.update(piece)
-        self._size += len(piece)
 
     def _part_end(self) -> None:
         if self._name is None:
             return
         if self._file is None:
-            self._add_field(self._name, bytes(self._text))
+            if self._filename is None:
+                self._add_field(self._name, bytes(self._text))
             return
-        self._file.seek(0)
+        self._file.finish()
         content_type = self._headers.get(b"content-type")
-        self._params.add(
-            Source.FILE,
-            self._name,
-            UploadedFile(
-                filename=self._filename,
-                content_type=content_type.decode("latin-1") if content_type else None,
-                size=self._size,
-                sha256=self._digest.hexdigest(),
-                content=self._file,
-            ),
+        upload = UploadedFile(
+            filename=self._filename,
+            content_type=content_type.decode("latin-1") if content_type else None,
+            blob=self._file,
         )
+        self._file = None
+        self._params.add(Source.FILE, self._name, upload)
 
     def _add_field(self, name: str, raw: bytes) -> None:
         try:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from postventa.domain.errors import BadRequest, PostventaError, Unauthorized
 from postventa.domain.options import MessageOption, parse_option
+from postventa.store.blobs import StagedBlob
 
 T = TypeVar("T")
 INT64_MAX = 2**63 - 1
@@ -47,13 +48,11 @@ CANONICAL = {name.lower(): name for name in ALLOWED_SOURCES}
 
 @dataclass(frozen=True, slots=True)
 class UploadedFile:
-    """A multipart file part, already spooled to storage and digested."""
+    """A multipart file part, already streamed to a staged blob."""
 
     filename: str | None
     content_type: str | None
-    size: int
-    sha256: str
-    content: Any
+    blob: StagedBlob
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +111,11 @@ class Parameters:
             self._arrivals[name].append(Arrival(source, spelling, value))
 
     def close(self) -> None:
-        """Release the spooled content of uploaded files."""
-        for arrival in self.arrivals("file"):
-            if isinstance(arrival.value, UploadedFile):
-                arrival.value.content.close()
+        """Discard uploaded blobs that were not kept."""
+        for arrivals in self._arrivals.values():
+            for arrival in arrivals:
+                if isinstance(arrival.value, UploadedFile):
+                    arrival.value.blob.discard()
 
     def arrivals(self, name: str) -> list[Arrival]:
         return self._arrivals.get(name, [])
@@ -172,7 +172,7 @@ class Parameters:
 
 def _canonical_value(name: str, value: Any) -> str:
     if isinstance(value, UploadedFile):
-        return f"sha256:{value.sha256}:{value.filename}"
+        return f"sha256:{value.blob.sha256}:{value.filename}"
     if name == "messageOptions" and (option := parse_option(value)) is not None:
         return str(int(option))
     if name == "orderId":

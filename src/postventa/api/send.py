@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from litestar import Request, Response
 
+from postventa.api.attachments import ReceivedAttachment, read_attachment
 from postventa.api.auth import Authenticator
 from postventa.api.body import check_declared_length, read_body
 from postventa.api.errors import JSON, error_body
@@ -40,6 +41,7 @@ from postventa.domain.messages import MessageDraft
 from postventa.domain.orders import Order
 from postventa.service.messaging import draft_message, send_message
 from postventa.service.ports import StoredAnswer
+from postventa.store.blobs import LocalBlobStore, StagedBlob
 from postventa.store.database import Database
 from postventa.store.repositories import Repositories
 
@@ -83,8 +85,10 @@ class SendEndpoint:
         authenticator: Authenticator,
         limiter: GcraLimiter,
         max_body_bytes: int,
+        blobs: LocalBlobStore,
     ) -> None:
         self._database = database
+        self._blobs = blobs
         self._authenticator = authenticator
         self._limiter = limiter
         self._max_body_bytes = max_body_bytes
@@ -121,6 +125,7 @@ class SendEndpoint:
                 request.headers.get("content-type"),
                 params,
                 self._max_body_bytes,
+                self._blobs.stage,
             )
             answer = await self._answer(request, account_id, params, parse_error)
         finally:
@@ -165,11 +170,12 @@ class SendEndpoint:
         parse_error: BadRequest | None,
         idempotency: Idempotency | None,
     ) -> Answer:
+        received: ReceivedAttachment | None = None
         try:
             order = await self._find_order(account_id, params)
             if parse_error is not None:
                 raise parse_error
-            draft = _draft(order, params)
+            draft, received = _draft(order, params, self._blobs.stage)
         except (BadRequest, NotFound) as exc:
             answer = Answer.refusal(exc)
             if idempotency is not None:
@@ -177,7 +183,15 @@ class SendEndpoint:
                     lambda repos: idempotency.remember(repos, account_id, answer)
                 )
             return answer
-        return await self._database.write(_accept_job(order, draft, idempotency))
+
+        try:
+            answer = await self._database.write(_accept_job(order, draft, idempotency))
+            if answer.status == 200 and received is not None:
+                self._blobs.keep(received.blob)
+        finally:
+            if received is not None:
+                received.blob.discard()
+        return answer
 
     async def _find_order(self, account_id: int, params: Parameters) -> Order:
         order_id = params.single("orderId", parse_integer)
@@ -204,24 +218,19 @@ def _idempotency(
     return Idempotency(key, params.fingerprint())
 
 
-def _draft(order: Order, params: Parameters) -> MessageDraft:
+def _draft(
+    order: Order, params: Parameters, stage: Callable[[], StagedBlob]
+) -> tuple[MessageDraft, ReceivedAttachment | None]:
     params.check_placement()
     option = params.single("messageOptions", parse_message_option)
     if option is None:
         raise BadRequest("messageOptions is required.")
     text = params.single("message", parse_text)
-    _refuse_attachments(params)
-    return draft_message(order, option, text)
-
-
-def _refuse_attachments(params: Parameters) -> None:
-    # TODO(attachments): accept file and fileBase64 once the blob store exists;
-    # until then a message that names one is refused rather than sent without it.
-    if params.arrivals("file") or params.arrivals("fileBase64"):
-        raise BadRequest(
-            "Attachments (file, fileBase64) are not accepted by this server yet; "
-            "send the message without one."
-        )
+    draft = draft_message(order, option, text)
+    received = read_attachment(params, stage)
+    if received is None:
+        return draft, None
+    return replace(draft, attachment=received.attachment), received
 
 
 def _accept_job(

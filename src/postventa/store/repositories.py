@@ -218,6 +218,14 @@ class MessageRepository:
                 .with_for_update()
             )
 
+    def references_blob(self, sha256: str) -> bool:
+        found = self._db.scalar(
+            select(t.messages.c.id)
+            .where(t.messages.c.attachment_sha256 == sha256)
+            .limit(1)
+        )
+        return found is not None
+
     def add(self, message: Message) -> int:
         attachment = message.attachment
         row = self._db.execute(

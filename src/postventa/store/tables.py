@@ -136,6 +136,7 @@ messages = Table(
     Column("sent_at", UtcDateTime, nullable=True),
     Index(None, "account_id", "pack_id", "id"),
     Index(None, "status", "id"),
+    Index(None, "attachment_sha256"),
 )
 
 idempotency_keys = Table(

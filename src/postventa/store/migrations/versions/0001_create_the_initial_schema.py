@@ -157,6 +157,11 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_messages_status_id"), ["status", "id"], unique=False
         )
+        batch_op.create_index(
+            batch_op.f("ix_messages_attachment_sha256"),
+            ["attachment_sha256"],
+            unique=False,
+        )
 
     op.create_table(
         "orders",
@@ -197,6 +202,7 @@ def downgrade() -> None:
 
     op.drop_table("orders")
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_messages_attachment_sha256"))
         batch_op.drop_index(batch_op.f("ix_messages_status_id"))
         batch_op.drop_index(batch_op.f("ix_messages_account_id_pack_id_id"))
 
