@@ -67,9 +67,9 @@ async def read_body(
         return None
     try:
         if kind == "application/json":
-            _add_json(bytes(data), params)
+            _add_json(data, params)
         elif kind == "application/x-www-form-urlencoded":
-            _add_form(bytes(data), params)
+            _add_form(data, params)
         else:
             return BadRequest(
                 f"Unsupported body type {kind or 'without a Content-Type'}; send "
@@ -80,7 +80,7 @@ async def read_body(
     return None
 
 
-def _add_json(data: bytes, params: Parameters) -> None:
+def _add_json(data: bytearray, params: Parameters) -> None:
     try:
         document = msgspec.json.decode(data)
     except (msgspec.DecodeError, RecursionError, ValueError) as exc:
@@ -91,7 +91,7 @@ def _add_json(data: bytes, params: Parameters) -> None:
         params.add(Source.JSON, name, value)
 
 
-def _add_form(data: bytes, params: Parameters) -> None:
+def _add_form(data: bytearray, params: Parameters) -> None:
     try:
         text = data.decode("ascii")
         pairs = parse_qsl(

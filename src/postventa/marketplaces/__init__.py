@@ -1,0 +1,1 @@
+"""Stand-ins and connectors for the marketplaces postventa delivers to."""
