@@ -95,8 +95,9 @@ def _send_operation() -> dict[str, Any]:
             "(404), parameters (400), duplicate or Idempotency-Key conflict "
             "(409), the option table and conversation rules (412). Parameter "
             "names match in any case; a parameter given twice with different "
-            "values is a 400 (a 401 for API_KEY). Attachments are not accepted "
-            "yet: a request with file or fileBase64 is a 400."
+            "values is a 400 (a 401 for API_KEY). One attachment at most: a "
+            "multipart part named file, or fileBase64 with documentName and "
+            "documentExtension (pdf, jpg, jpeg, png, txt; 1 byte to 25 MiB)."
         ),
         "parameters": [
             {
