@@ -17,7 +17,7 @@ from postventa.logs import configure_logging
 from postventa.service.accounts import create_account, create_api_key
 from postventa.service.orders import ImportReport, parse_orders, store_orders
 from postventa.store.database import Database
-from postventa.store.repositories import Repositories
+from postventa.store.unit_of_work import Repositories
 
 log = structlog.get_logger(__name__)
 DEMO_ACCOUNT = "Demo seller"

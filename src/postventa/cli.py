@@ -26,7 +26,7 @@ from postventa.service.orders import (
     store_orders,
 )
 from postventa.store.database import Database
-from postventa.store.repositories import Repositories
+from postventa.store.unit_of_work import Repositories
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from postventa.config import Settings
 from postventa.domain.attachments import MAX_ATTACHMENT_BYTES
 from postventa.store.blobs import LocalBlobStore
 from postventa.store.database import Database
-from postventa.store.repositories import Repositories
+from postventa.store.unit_of_work import Repositories
 from tests.files import FILES, pdf_file, png_file, text_file
 from tests.integration.conftest import Seller
 

@@ -15,7 +15,7 @@ from postventa.cli import app
 from postventa.domain.accounts import key_digest
 from postventa.domain.orders import Order
 from postventa.store.database import Database
-from postventa.store.repositories import Repositories
+from postventa.store.unit_of_work import Repositories
 
 Env = dict[str, str]
 

@@ -18,7 +18,7 @@ from postventa.config import Settings
 from postventa.logs import configure_logging
 from postventa.service.ports import StoredAnswer
 from postventa.store.database import Database
-from postventa.store.repositories import Repositories
+from postventa.store.unit_of_work import Repositories
 from tests.integration.conftest import Seller
 
 T = TypeVar("T")

@@ -43,7 +43,7 @@ from postventa.service.messaging import draft_message, send_message
 from postventa.service.ports import StoredAnswer
 from postventa.store.blobs import LocalBlobStore, StagedBlob
 from postventa.store.database import Database
-from postventa.store.repositories import Repositories
+from postventa.store.unit_of_work import Repositories
 
 ENDPOINT = "POST /v2/orders/{orderId}/messages"
 MAX_IDEMPOTENCY_KEY = 255

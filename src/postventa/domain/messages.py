@@ -61,6 +61,7 @@ class Message:
     reason: str | None
     created_at: datetime
     sent_at: datetime | None = None
+    marketplace_message_id: str | None = None
 
     @property
     def counts(self) -> bool:

@@ -86,10 +86,21 @@ def send_message(
 
 
 def record_buyer_message(
-    uow: UnitOfWork, order: Order, text: str, now: datetime
-) -> int:
-    """Store a buyer's message in the order's conversation."""
+    uow: UnitOfWork,
+    order: Order,
+    text: str,
+    now: datetime,
+    marketplace_message_id: str | None = None,
+) -> int | None:
+    """Store a buyer's message in the order's conversation, once.
+
+    Returns its id, or None when the marketplace's message is already stored.
+    """
     uow.messages.lock_conversation(order.account_id, order.pack_id, now)
+    if marketplace_message_id is not None and uow.messages.has_marketplace_message(
+        order.account_id, marketplace_message_id
+    ):
+        return None
     message_id = uow.messages.add(
         Message(
             id=0,
@@ -103,6 +114,7 @@ def record_buyer_message(
             status=MessageStatus.RECEIVED,
             reason=None,
             created_at=now,
+            marketplace_message_id=marketplace_message_id,
         )
     )
     log.info("message.received", message_id=message_id, order_id=order.id)

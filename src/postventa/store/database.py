@@ -23,7 +23,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from postventa.store import migrate
-from postventa.store.repositories import Repositories
+from postventa.store.secrets import Sealer
+from postventa.store.unit_of_work import Repositories
 
 T = TypeVar("T")
 Job = Callable[[Repositories], T]
@@ -95,8 +96,11 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
 class GroupCommitWriter:
     """One thread that runs write jobs in batches, one commit per batch."""
 
-    def __init__(self, engine: Engine, max_batch: int = 256) -> None:
+    def __init__(
+        self, engine: Engine, sealer: Sealer | None, max_batch: int = 256
+    ) -> None:
         self._engine = engine
+        self._sealer = sealer
         self._max_batch = max_batch
         self._jobs: queue.SimpleQueue[_PendingJob | None] = queue.SimpleQueue()
         self._thread = threading.Thread(
@@ -136,7 +140,7 @@ class GroupCommitWriter:
 
     def _run_batch(self, connection: Connection, batch: list[_PendingJob]) -> None:
         outcomes: list[tuple[bool, Any]] = []
-        repositories = Repositories(connection)
+        repositories = Repositories(connection, self._sealer)
         try:
             with connection.begin():
                 for job in batch:
@@ -162,8 +166,11 @@ def _run_in_savepoint(
 class Database:
     """The store: migrations, synchronous transactions and the async paths."""
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, pool_size: int = 10, sealer: Sealer | None = None
+    ) -> None:
         self.url = normalize_url(url)
+        self.sealer = sealer
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = _sqlite_engine(self.url, "IMMEDIATE", pool_size=2)
@@ -185,13 +192,13 @@ class Database:
     def transaction(self) -> Iterator[Repositories]:
         """A write transaction, committed when the block ends without error."""
         with self.engine.begin() as connection:
-            yield Repositories(connection)
+            yield Repositories(connection, self.sealer)
 
     @contextmanager
     def snapshot(self) -> Iterator[Repositories]:
         """A read-only view, consistent for the block."""
         with self._read_engine.connect() as connection, connection.begin():
-            yield Repositories(connection)
+            yield Repositories(connection, self.sealer)
 
     async def read(self, job: Job[T]) -> T:
         if self.is_sqlite:
@@ -207,7 +214,7 @@ class Database:
         """Run a job in a write transaction; it returns once committed durably."""
         if self.is_sqlite:
             if self._writer is None:
-                self._writer = GroupCommitWriter(self.engine)
+                self._writer = GroupCommitWriter(self.engine, self.sealer)
             return await self._writer.submit(job)
         return await asyncio.get_running_loop().run_in_executor(
             self._executor(), self._write_now, job

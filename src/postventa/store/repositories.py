@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from postventa.domain.accounts import Account, KeyGrant
 from postventa.domain.logistics import LogisticType
@@ -22,11 +21,7 @@ from postventa.domain.options import MessageOption
 from postventa.domain.orders import Order
 from postventa.service.ports import StoredAnswer
 from postventa.store import tables as t
-
-
-def _upsert_statement(connection: Connection, table: Any) -> Any:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+from postventa.store.upsert import upsert
 
 
 class AccountRepository:
@@ -76,7 +71,7 @@ class ApiKeyRepository:
         return int(row.id)
 
     def link(self, key_id: int, account_id: int) -> None:
-        statement = _upsert_statement(self._db, t.api_key_accounts)
+        statement = upsert(self._db, t.api_key_accounts)
         self._db.execute(
             statement.values(
                 key_id=key_id, account_id=account_id
@@ -121,11 +116,20 @@ class OrderRepository:
         ).one_or_none()
         return _order(row) if row else None
 
+    def first_in_pack(self, account_id: int, pack_id: str) -> Order | None:
+        row = self._db.execute(
+            select(t.orders)
+            .where(t.orders.c.account_id == account_id, t.orders.c.pack_id == pack_id)
+            .order_by(t.orders.c.id)
+            .limit(1)
+        ).one_or_none()
+        return _order(row) if row else None
+
     def upsert(self, orders: Iterable[Order], now: datetime) -> None:
         rows = [_order_row(order, now) for order in orders]
         if not rows:
             return
-        statement = _upsert_statement(self._db, t.orders)
+        statement = upsert(self._db, t.orders)
         updated = {
             name: statement.excluded[name]
             for name in rows[0]
@@ -196,13 +200,13 @@ class MessageRepository:
         )
         return Conversation(
             pack_id=pack_id,
-            messages=[_message(row) for row in rows],
+            messages=[message_from_row(row) for row in rows],
             blocked_reason=blocked,
         )
 
     def lock_conversation(self, account_id: int, pack_id: str, now: datetime) -> None:
         """Serialize writers of one pack (a row lock on PostgreSQL)."""
-        statement = _upsert_statement(self._db, t.conversations)
+        statement = upsert(self._db, t.conversations)
         self._db.execute(
             statement.values(
                 account_id=account_id, pack_id=pack_id, updated_at=now
@@ -217,6 +221,17 @@ class MessageRepository:
                 )
                 .with_for_update()
             )
+
+    def has_marketplace_message(
+        self, account_id: int, marketplace_message_id: str
+    ) -> bool:
+        found = self._db.scalar(
+            select(t.messages.c.id).where(
+                t.messages.c.account_id == account_id,
+                t.messages.c.marketplace_message_id == marketplace_message_id,
+            )
+        )
+        return found is not None
 
     def references_blob(self, sha256: str) -> bool:
         found = self._db.scalar(
@@ -246,13 +261,19 @@ class MessageRepository:
                 reason=message.reason,
                 created_at=message.created_at,
                 sent_at=message.sent_at,
+                marketplace_message_id=message.marketplace_message_id,
+                next_attempt_at=(
+                    message.created_at
+                    if message.status is MessageStatus.QUEUED
+                    else None
+                ),
             )
             .returning(t.messages.c.id)
         ).one()
         return int(row.id)
 
 
-def _message(row: Any) -> Message:
+def message_from_row(row: Any) -> Message:
     attachment = None
     if row.attachment_sha256 is not None:
         attachment = Attachment(
@@ -275,6 +296,7 @@ def _message(row: Any) -> Message:
         reason=row.reason,
         created_at=row.created_at,
         sent_at=row.sent_at,
+        marketplace_message_id=row.marketplace_message_id,
     )
 
 
@@ -313,15 +335,3 @@ class IdempotencyRepository:
             delete(t.idempotency_keys).where(t.idempotency_keys.c.created_at < before)
         )
         return int(result.rowcount)
-
-
-class Repositories:
-    """The unit of work's repositories, bound to one transaction's connection."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        self.accounts = AccountRepository(connection)
-        self.api_keys = ApiKeyRepository(connection)
-        self.orders = OrderRepository(connection)
-        self.messages = MessageRepository(connection)
-        self.idempotency = IdempotencyRepository(connection)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 
 metadata = MetaData(
@@ -111,6 +112,8 @@ conversations = Table(
     Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
     Column("pack_id", String(64), nullable=False),
     Column("blocked_reason", Text, nullable=True),
+    Column("buyer_user_id", BigInteger, nullable=True),
+    Column("polled_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("account_id", "pack_id"),
 )
@@ -134,9 +137,46 @@ messages = Table(
     Column("reason", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime, nullable=True),
+    Column("marketplace_message_id", String(64), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", UtcDateTime, nullable=True),
+    Column("outcome_unknown", Boolean, nullable=False, server_default=false()),
     Index(None, "account_id", "pack_id", "id"),
     Index(None, "status", "id"),
     Index(None, "attachment_sha256"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "account_id", "marketplace_message_id", unique=True),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", Id, ForeignKey("messages.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("worker", String(64), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("detail", Text, nullable=True),
+    Index(None, "message_id", "number"),
+)
+
+marketplace_credentials = Table(
+    "marketplace_credentials",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("seller_id", BigInteger, nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("sealed_secret", Text, nullable=False),
+    Column("sealed_refresh_token", Text, nullable=False),
+    Column("sealed_access_token", Text, nullable=True),
+    Column("access_expires_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "seller_id"),
 )
 
 idempotency_keys = Table(

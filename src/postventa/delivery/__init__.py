@@ -1,0 +1,1 @@
+"""Delivering accepted messages to the marketplace, and bringing replies back."""
