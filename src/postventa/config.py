@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -32,6 +33,16 @@ class Settings:
     idempotency_ttl_hours: int = 24
     log_level: str = "INFO"
     log_format: str = "json"
+    secret_key: str = ""
+    mercadolibre_api_url: str = "https://api.mercadolibre.com"
+    marketplace_posts_per_minute: int = 500
+    marketplace_gets_per_minute: int = 500
+    marketplace_timeout_seconds: float = 10.0
+    worker: bool = True
+    worker_concurrency: int = 32
+    lease_seconds: float = 30.0
+    delivery_max_attempts: int = 25
+    poll_seconds: float = 60.0
 
     @property
     def blob_dir(self) -> Path:
@@ -126,4 +137,49 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
         text
     ).upper(),
     "log_format": _choice("json", "console"),
+    "secret_key": lambda text: _fernet_key(text),
+    "mercadolibre_api_url": lambda text: _http_url(text),
+    "marketplace_posts_per_minute": _positive_int,
+    "marketplace_gets_per_minute": _positive_int,
+    "marketplace_timeout_seconds": lambda text: _positive_float(text),
+    "worker": lambda text: _boolean(text),
+    "worker_concurrency": _positive_int,
+    "lease_seconds": lambda text: _positive_float(text),
+    "delivery_max_attempts": _positive_int,
+    "poll_seconds": lambda text: _positive_float(text),
 }
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _http_url(text: str) -> str:
+    value = text.strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _fernet_key(text: str) -> str:
+    value = text.strip()
+    try:
+        if len(base64.urlsafe_b64decode(value.encode("ascii"))) != 32:
+            raise ValueError
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise ValueError(
+            "must be 32 bytes in URL-safe base64 (`postventa secret-key` makes one)"
+        ) from exc
+    return value

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import HTTPException
@@ -20,8 +21,9 @@ from postventa.api.openapi import openapi_document
 from postventa.api.ratelimit import GcraLimiter
 from postventa.api.send import SendEndpoint
 from postventa.config import Settings
+from postventa.delivery.runtime import DeliveryRuntime
 from postventa.domain.attachments import MAX_ATTACHMENT_BYTES
-from postventa.domain.errors import PostventaError
+from postventa.domain.errors import BadRequest, PostventaError, ServiceUnavailable
 from postventa.store.blobs import LocalBlobStore
 from postventa.store.database import Database
 
@@ -77,10 +79,44 @@ def _housekeeping(settings: Settings, database: Database) -> Any:
     return lifespan
 
 
+def _delivery(delivery: DeliveryRuntime | None) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        if delivery is None:
+            yield
+            return
+        async with delivery.running():
+            yield
+
+    return lifespan
+
+
+async def take_notification(
+    request: Request[Any, Any, Any], delivery: DeliveryRuntime | None
+) -> Response[bytes]:
+    """Answer the marketplace at once; the message is fetched afterwards."""
+    if delivery is None:
+        raise ServiceUnavailable("This server does not deliver to a marketplace.")
+    try:
+        payload = msgspec.json.decode(await request.body())
+    except msgspec.DecodeError as exc:
+        raise BadRequest("A notification must be a JSON object.") from exc
+    if not isinstance(payload, dict) or not delivery.inbound.notified(payload):
+        raise BadRequest("Not a messages notification with a resource and user_id.")
+    return Response(b'{"Status":200,"Message":"Received."}', media_type=JSON)
+
+
 def create_app(
-    settings: Settings, database: Database, blobs: LocalBlobStore | None = None
+    settings: Settings,
+    database: Database,
+    blobs: LocalBlobStore | None = None,
+    delivery: DeliveryRuntime | None = None,
 ) -> ASGIApp:
-    """Build the API over an open, migrated database."""
+    """Build the API over an open, migrated database.
+
+    With ``delivery``, new messages wake its worker, marketplace notifications
+    are taken, and its worker and poller run while the app runs.
+    """
     blobs = blobs or LocalBlobStore(settings.blob_dir, MAX_ATTACHMENT_BYTES)
     authenticator = Authenticator(
         database,
@@ -93,11 +129,16 @@ def create_app(
         GcraLimiter(settings.rate_limit_per_minute),
         settings.max_body_bytes,
         blobs,
+        on_accepted=delivery.wake if delivery else None,
     )
 
     @post("/v2/orders/{orderId:str}/messages", status_code=200)
     async def send_message(request: Request[Any, Any, Any]) -> Response[bytes]:
         return await endpoint.handle(request)
+
+    @post("/notifications/mercadolibre", status_code=200, media_type=JSON)
+    async def notification(request: Request[Any, Any, Any]) -> Response[bytes]:
+        return await take_notification(request, delivery)
 
     @get("/openapi.json", media_type=JSON)
     async def openapi() -> dict[str, Any]:
@@ -116,14 +157,14 @@ def create_app(
         )
 
     app = Litestar(
-        route_handlers=[send_message, openapi, healthz, readyz],
+        route_handlers=[send_message, notification, openapi, healthz, readyz],
         exception_handlers={
             PostventaError: render_refusal,
             HTTPException: render_http_error,
             Exception: render_fault,
         },
         on_startup=[lambda: recover_blobs(database, blobs)],
-        lifespan=[_housekeeping(settings, database)],
+        lifespan=[_housekeeping(settings, database), _delivery(delivery)],
         openapi_config=None,
         logging_config=None,
         request_max_body_size=None,

@@ -86,9 +86,11 @@ class SendEndpoint:
         limiter: GcraLimiter,
         max_body_bytes: int,
         blobs: LocalBlobStore,
+        on_accepted: Callable[[], None] | None = None,
     ) -> None:
         self._database = database
         self._blobs = blobs
+        self._on_accepted = on_accepted
         self._authenticator = authenticator
         self._limiter = limiter
         self._max_body_bytes = max_body_bytes
@@ -191,6 +193,8 @@ class SendEndpoint:
         finally:
             if received is not None:
                 received.blob.discard()
+        if answer.status == 200 and self._on_accepted is not None:
+            self._on_accepted()
         return answer
 
     async def _find_order(self, account_id: int, params: Parameters) -> Order:

@@ -8,7 +8,8 @@ PostventaError
  ├── Conflict (409)                duplicate message or idempotency conflict
  ├── PreconditionFailed (412)      the option table or a conversation rule
  ├── PayloadTooLarge (413)         the body exceeds the configured limit
- └── TooManyRequests (429)         a rate limit, with the seconds to wait
+ ├── TooManyRequests (429)         a rate limit, with the seconds to wait
+ └── ServiceUnavailable (503)      a part this server does not run
 """
 
 from __future__ import annotations
@@ -64,3 +65,7 @@ class TooManyRequests(PostventaError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(PostventaError):
+    status = 503

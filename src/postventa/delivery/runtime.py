@@ -1,0 +1,38 @@
+"""The delivery side of a process: its worker (optional) and inbound messages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from postventa.delivery.inbound import Inbound
+from postventa.delivery.worker import Worker
+
+
+@dataclass
+class DeliveryRuntime:
+    inbound: Inbound
+    worker: Worker | None = None
+    polls: bool = True
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the worker and the poller in the background for the block."""
+        self._stop = asyncio.Event()
+        tasks = []
+        if self.worker is not None:
+            tasks.append(asyncio.create_task(self.worker.run(self._stop)))
+        if self.polls:
+            tasks.append(asyncio.create_task(self.inbound.run_polls(self._stop)))
+        try:
+            yield
+        finally:
+            self._stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
