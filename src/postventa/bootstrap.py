@@ -1,45 +1,94 @@
-"""Wiring: settings, logs, the store and the app, for serving and the demo."""
+"""Wiring: settings, logs, the store, delivery and the app, for each command."""
 
 from __future__ import annotations
 
-import json
-import shlex
-from datetime import UTC, datetime
-from pathlib import Path
+import asyncio
+import contextlib
+import signal
+import threading
 
 import structlog
 import uvicorn
 from litestar.types import ASGIApp
 
 from postventa.api.app import create_app
-from postventa.config import Settings
+from postventa.config import ConfigError, Settings
+from postventa.delivery.credentials import StoredCredentials
+from postventa.delivery.inbound import Inbound
+from postventa.delivery.runtime import DeliveryRuntime
+from postventa.delivery.worker import Worker
+from postventa.domain.attachments import MAX_ATTACHMENT_BYTES
 from postventa.logs import configure_logging
-from postventa.service.accounts import create_account, create_api_key
-from postventa.service.orders import ImportReport, parse_orders, store_orders
+from postventa.marketplaces.mercadolibre import MercadoLibre
+from postventa.marketplaces.sandbox import SandboxConfig, sandbox_server
+from postventa.store.blobs import LocalBlobStore
 from postventa.store.database import Database
-from postventa.store.unit_of_work import Repositories
+from postventa.store.secrets import Sealer, load_or_create_key
 
 log = structlog.get_logger(__name__)
-DEMO_ACCOUNT = "Demo seller"
 
 
 def open_database(settings: Settings) -> Database:
-    """Open the configured store and bring its schema up to date."""
-    database = Database(settings.database)
+    """Open the configured store, able to seal secrets, with its schema current."""
+    database = Database(settings.database, sealer=_sealer(settings))
     database.migrate()
-    log.info("store.ready", backend="sqlite" if database.is_sqlite else "postgresql")
     return database
+
+
+def _sealer(settings: Settings) -> Sealer:
+    if not settings.secret_key and not settings.database.startswith("sqlite"):
+        raise ConfigError(
+            "POSTVENTA_SECRET_KEY is required with PostgreSQL, so that every "
+            "process seals and opens credentials with the same key"
+        )
+    return Sealer(load_or_create_key(settings.secret_key or None, settings.data_dir))
+
+
+def blob_store(settings: Settings) -> LocalBlobStore:
+    return LocalBlobStore(settings.blob_dir, MAX_ATTACHMENT_BYTES)
+
+
+def build_delivery(
+    settings: Settings, database: Database, blobs: LocalBlobStore, *, worker: bool
+) -> DeliveryRuntime:
+    """The marketplace connector, the inbound side, and a worker if asked."""
+    marketplace = MercadoLibre(
+        settings.mercadolibre_api_url,
+        StoredCredentials(database),
+        blobs.open,
+        posts_per_minute=settings.marketplace_posts_per_minute,
+        gets_per_minute=settings.marketplace_gets_per_minute,
+        timeout=settings.marketplace_timeout_seconds,
+    )
+    runner = (
+        Worker(
+            database,
+            marketplace,
+            lease_seconds=settings.lease_seconds,
+            concurrency=settings.worker_concurrency,
+            max_attempts=settings.delivery_max_attempts,
+        )
+        if worker
+        else None
+    )
+    inbound = Inbound(database, marketplace, poll_interval=settings.poll_seconds)
+    return DeliveryRuntime(inbound, runner)
 
 
 def build_app(settings: Settings) -> tuple[ASGIApp, Database]:
     database = open_database(settings)
-    return create_app(settings, database), database
+    blobs = blob_store(settings)
+    delivery = build_delivery(settings, database, blobs, worker=settings.worker)
+    return create_app(settings, database, blobs, delivery), database
 
 
-def serve(settings: Settings) -> None:
-    """Run the API until interrupted."""
+def serve(settings: Settings, sandbox: SandboxConfig | None = None) -> None:
+    """Run the API (and a worker, unless turned off) until interrupted."""
     configure_logging(settings.log_level, settings.log_format)
     app, database = build_app(settings)
+    if sandbox is not None:
+        _start_sandbox_thread(sandbox, settings)
+    log.info("postventa.serving", host=settings.host, port=settings.port)
     try:
         uvicorn.run(
             app,
@@ -55,96 +104,36 @@ def serve(settings: Settings) -> None:
         database.close()
 
 
-def demo_orders() -> list[dict[str, object]]:
-    """A few orders in the provider's shape, one per interesting case."""
-
-    def order(
-        order_id: int, logistic: tuple[int, str], **extra: object
-    ) -> dict[str, object]:
-        return {
-            "Id": order_id,
-            "ExternalOrderId": str(2000000000 + order_id),
-            "MarketPlace": {
-                "Key": 1,
-                "Value": "MercadoLibre",
-                "Channel": "MercadoLibre",
-            },
-            "Status": {"Key": 10, "Value": "Pending shipping"},
-            "StatusType": {"Key": 1, "Value": "Pending"},
-            "IsCancelled": False,
-            "DateCreated": datetime.now(UTC).isoformat(),
-            "Buyer": {"Nickname": f"BUYER{order_id}", "Address": {"CountryId": "AR"}},
-            "Shipping": {
-                "LogisticType": {"Key": logistic[0], "Value": logistic[1]},
-                "Status": {"Key": 1, "Value": "ready_to_ship"},
-                "ReceiverAddress": {"CountryId": "AR"},
-            },
-            **extra,
-        }
-
-    return [
-        order(1001, (8, "cross_docking")),
-        order(1002, (6, "flex")),
-        order(1003, (3, "me2")),
-        order(
-            1004,
-            (3, "me2"),
-            IsCancelled=True,
-            StatusType={"Key": 99, "Value": "Cancelled"},
-        ),
-    ]
+def _start_sandbox_thread(config: SandboxConfig, settings: Settings) -> None:
+    host, port = sandbox_address(settings)
+    server = sandbox_server(config, host, port)
+    threading.Thread(target=server.run, name="sandbox", daemon=True).start()
 
 
-def prepare_demo(settings: Settings) -> tuple[int, str, int]:
-    """Create the demo account, a fresh key and the demo orders.
+def sandbox_address(settings: Settings) -> tuple[str, int]:
+    """Where the demo's sandbox listens: the marketplace URL when it is local."""
+    url = settings.mercadolibre_api_url
+    if url.startswith("http://127.0.0.1:") or url.startswith("http://localhost:"):
+        return "127.0.0.1", int(url.rsplit(":", 1)[1].split("/")[0])
+    return "127.0.0.1", 8090
 
-    Returns the account id, the key, and an order with nothing awaiting a
-    reply, so that the printed curl succeeds on every run.
-    """
+
+def run_worker(settings: Settings) -> None:
+    """Run a worker and the reply poller alone, until SIGINT or SIGTERM."""
+    configure_logging(settings.log_level, settings.log_format)
     database = open_database(settings)
-    now = datetime.now(UTC)
+    delivery = build_delivery(settings, database, blob_store(settings), worker=True)
     try:
-        with database.transaction() as repos:
-            account = next(
-                (a for a in repos.accounts.list() if a.name == DEMO_ACCOUNT), None
-            ) or create_account(repos, DEMO_ACCOUNT, "MLA", now)
-            _, key = create_api_key(repos, [account.id], now)
-            documents = demo_orders()
-            free_id = _free_order_id(repos, account.id)
-            documents.append({**documents[0], "Id": free_id, "PackId": None})
-            documents[-1]["ExternalOrderId"] = str(2000000000 + free_id)
-            report = ImportReport()
-            orders = parse_orders(enumerate(documents, 1), account, report)
-            store_orders(repos, orders, now)
+        asyncio.run(_until_signalled(delivery))
     finally:
         database.close()
-    return account.id, key, free_id
 
 
-def _free_order_id(repos: Repositories, account_id: int) -> int:
-    order_id = 1001
-    while (order := repos.orders.get(account_id, order_id)) is not None:
-        if not repos.messages.conversation(account_id, order.pack_id).awaiting_reply():
-            break
-        order_id += 10 if order_id < 1010 else 1
-    return order_id
-
-
-def demo(settings: Settings) -> None:
-    """Prepare the demo data, print a working curl, and serve."""
-    configure_logging(settings.log_level, settings.log_format)
-    account_id, key, order_id = prepare_demo(settings)
-    url = (
-        f"http://{settings.host}:{settings.port}/v2/orders/{order_id}/messages"
-        f"?API_KEY={key}&accountId={account_id}"
-    )
-    body = json.dumps({"messageOptions": 4, "message": "Hola, tu pedido sale hoy."})
-    print(f"Demo account {account_id}; API key (shown once): {key}\n")
-    print(f"Send a message to the buyer of order {order_id} with:\n")
-    print(
-        f"  curl -i -X POST {shlex.quote(url)} "
-        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}\n",
-        flush=True,
-    )
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    serve(settings)
+async def _until_signalled(delivery: DeliveryRuntime) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    async with delivery.running():
+        await stop.wait()

@@ -47,9 +47,14 @@ keys_app = typer.Typer(
     help="API keys and the accounts they open.", no_args_is_help=True
 )
 orders_app = typer.Typer(help="Orders in the provider's shape.", no_args_is_help=True)
+sandbox_app = typer.Typer(
+    help="A local stand-in of Mercado Libre's messaging API.",
+    invoke_without_command=True,
+)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(orders_app, name="orders")
+app.add_typer(sandbox_app, name="sandbox")
 
 AsJson = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")
@@ -102,9 +107,13 @@ def _refusals(as_json: bool) -> Iterator[None]:
 @contextmanager
 def _store(as_json: bool) -> Iterator[Database]:
     """The configured database, migrated, closed when the command ends."""
-    database = Database(_settings(as_json).database)
+    from postventa.bootstrap import open_database
+
     try:
-        database.migrate()
+        database = open_database(_settings(as_json))
+    except ConfigError as exc:
+        _fail(f"Invalid settings: {exc}", as_json, EXIT_SETUP)
+    try:
         with _refusals(as_json):
             yield database
     finally:
@@ -181,6 +190,38 @@ def disable_account(account: AccountId, as_json: AsJson = False) -> None:
 def enable_account(account: AccountId, as_json: AsJson = False) -> None:
     """Enable a disabled account again."""
     _set_disabled(account, False, as_json)
+
+
+@accounts_app.command("connect")
+def connect_account(
+    account: AccountId,
+    seller_id: Annotated[
+        int, typer.Option("--seller-id", help="Mercado Libre user id.")
+    ],
+    client_id: Annotated[str, typer.Option("--client-id", help="The application id.")],
+    client_secret: Annotated[
+        str, typer.Option("--client-secret", help="The application's secret.")
+    ],
+    refresh_token: Annotated[
+        str, typer.Option("--refresh-token", help="The seller's refresh token.")
+    ],
+    as_json: AsJson = False,
+) -> None:
+    """Store an account's marketplace credentials (sealed) and release its queue."""
+    from postventa.marketplaces.port import Credentials
+
+    credentials = Credentials(seller_id, client_id, client_secret, refresh_token)
+    with _transaction(as_json) as repositories:
+        if repositories.accounts.get(account) is None:
+            raise NotFound(f"Account {account} does not exist.")
+        repositories.credentials.save(account, credentials, _now())
+        released = repositories.outbox.release_waiting(account, _now())
+    if as_json:
+        _print_json({"account": account, "seller_id": seller_id, "released": released})
+    else:
+        typer.echo(
+            f"Account {account} connected; {released} waiting messages released."
+        )
 
 
 @keys_app.command("create")
@@ -330,11 +371,89 @@ def serve(as_json: AsJson = False) -> None:
 @app.command()
 def demo(as_json: AsJson = False) -> None:
     """Run the service against a local stand-in of the marketplace."""
+    from postventa.demo import run_demo
+
+    settings = _settings(as_json)
+    with _refusals(as_json):
+        run_demo(settings)
+
+
+@app.command()
+def worker(as_json: AsJson = False) -> None:
+    """Run a delivery worker (and the reply poller) without the API."""
     from postventa import bootstrap
 
     settings = _settings(as_json)
     with _refusals(as_json):
-        bootstrap.demo(settings)
+        bootstrap.run_worker(settings)
+
+
+SandboxUrl = Annotated[
+    str,
+    typer.Option(
+        "--sandbox-url", envvar="POSTVENTA_SANDBOX_URL", help="The running sandbox."
+    ),
+]
+
+
+@sandbox_app.callback()
+def sandbox(
+    context: typer.Context,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8090,
+    notify: Annotated[
+        str | None, typer.Option("--notify", help="URL to send notifications to.")
+    ] = None,
+) -> None:
+    """Run the local stand-in of Mercado Libre's messaging API."""
+    if context.invoked_subcommand is not None:
+        return
+    from postventa.logs import configure_logging
+    from postventa.marketplaces.sandbox import SandboxConfig, run_sandbox
+
+    configure_logging("INFO", "console")
+    run_sandbox(host, port, SandboxConfig(notification_url=notify))
+
+
+@sandbox_app.command("reply")
+def sandbox_reply(
+    order: Annotated[int, typer.Option("--order", help="The order's id.")],
+    text: Annotated[str, typer.Option("--text", help="What the buyer writes.")],
+    account: Annotated[
+        int | None, typer.Option("--account", help="When order ids repeat.")
+    ] = None,
+    sandbox_url: SandboxUrl = "http://127.0.0.1:8090",
+    as_json: AsJson = False,
+) -> None:
+    """Make the buyer of an order answer in the running sandbox."""
+    import httpx
+
+    with _transaction(as_json) as repositories:
+        accounts = (
+            [account] if account else [a.id for a in repositories.accounts.list()]
+        )
+        found = [o for a in accounts if (o := repositories.orders.get(a, order))]
+    if len(found) != 1:
+        _fail(f"Order {order} is in {len(found)} accounts; give --account.", as_json)
+    url = f"{sandbox_url.rstrip('/')}/_sandbox/packs/{found[0].pack_id}/reply"
+    try:
+        response = httpx.post(url, json={"text": text}, timeout=10)
+    except httpx.TransportError as exc:
+        _fail(f"The sandbox at {sandbox_url} does not answer: {exc}.", as_json)
+    if response.status_code >= 400:
+        _fail(f"The sandbox refused the reply: {response.text}", as_json)
+    if as_json:
+        _print_json({"order": order, "pack_id": found[0].pack_id, "sent": True})
+    else:
+        typer.echo(f"The buyer of order {order} replied.")
+
+
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new key for POSTVENTA_SECRET_KEY."""
+    from cryptography.fernet import Fernet
+
+    typer.echo(Fernet.generate_key().decode("ascii"))
 
 
 if __name__ == "__main__":

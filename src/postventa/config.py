@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError
 
 PREFIX = "POSTVENTA_"
 MIB = 1024 * 1024
+MERCADOLIBRE_API_URL = "https://api.mercadolibre.com"
 
 
 class ConfigError(ValueError):
@@ -34,7 +35,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     secret_key: str = ""
-    mercadolibre_api_url: str = "https://api.mercadolibre.com"
+    mercadolibre_api_url: str = MERCADOLIBRE_API_URL
     marketplace_posts_per_minute: int = 500
     marketplace_gets_per_minute: int = 500
     marketplace_timeout_seconds: float = 10.0

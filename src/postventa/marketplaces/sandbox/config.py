@@ -14,7 +14,9 @@ PerMinute = Annotated[int, msgspec.Meta(ge=1)]
 ServerError = Annotated[int, msgspec.Meta(ge=500, le=599)]
 
 
-class SellerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class SellerConfig(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
+):
     """A seller and the marketplace application that acts for it."""
 
     seller_id: Annotated[int, msgspec.Meta(gt=0)]
@@ -24,7 +26,9 @@ class SellerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     site_id: str = "MLA"
 
 
-class FaultConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class FaultConfig(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
+):
     """Trouble injected into the marketplace routes; each rate is a probability."""
 
     latency_ms: Seconds = 0.0
@@ -41,7 +45,9 @@ class FaultConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     path_prefixes: tuple[str, ...] = ()
 
 
-class SandboxConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class SandboxConfig(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
+):
     """The whole configuration of one sandbox."""
 
     sellers: tuple[SellerConfig, ...] = ()

@@ -16,9 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+log = structlog.get_logger(__name__)
 JSON = "application/json"
 
 
@@ -115,4 +117,14 @@ def render_http_error(
         status_code=exc.status_code,
         media_type=JSON,
         headers=exc.headers or {},
+    )
+
+
+def render_fault(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """A bug in the sandbox: a 500, logged with its traceback."""
+    log.error("sandbox.request_failed", path=request.url.path, exc_info=exc)
+    return Response(
+        error_body(500, "internal_server_error", "Internal server error."),
+        status_code=500,
+        media_type=JSON,
     )

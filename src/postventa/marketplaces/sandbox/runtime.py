@@ -1,0 +1,94 @@
+"""What every route shares: settings, state, limits, faults and counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import msgspec
+import structlog
+from litestar import Request
+
+from postventa.marketplaces.sandbox.accounts import Accounts, Seller
+from postventa.marketplaces.sandbox.config import SandboxConfig, validated
+from postventa.marketplaces.sandbox.errors import BadRequest, Forbidden
+from postventa.marketplaces.sandbox.faults import FaultInjector
+from postventa.marketplaces.sandbox.notifier import Notifier, message_notification
+from postventa.marketplaces.sandbox.ratelimit import RollingLimiter
+from postventa.marketplaces.sandbox.state import Conversations, Message
+from postventa.marketplaces.sandbox.stats import Stats
+
+log = structlog.get_logger(__name__)
+TAG = "post_sale"
+
+
+class Sandbox:
+    """One sandbox: its configuration and everything it remembers."""
+
+    def __init__(
+        self, config: SandboxConfig, http_client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.config = validated(config)
+        self.accounts = Accounts(self.config.sellers)
+        self.conversations = Conversations()
+        self.limiter = RollingLimiter()
+        self.faults = FaultInjector(self.config.faults)
+        self.stats = Stats()
+        self.notifier = Notifier(http_client)
+
+    def authorize(self, request: Request[Any, Any, Any]) -> Seller:
+        """The seller a request acts for, counted against its application's limit."""
+        seller = self.accounts.authenticate(request.headers.get("authorization"))
+        if request.method in ("GET", "HEAD"):
+            kind, limit = "GET", self.config.get_limit_per_minute
+        else:
+            kind, limit = "POST", self.config.post_limit_per_minute
+        self.limiter.hit(f"{seller.client_id} {kind}", limit)
+
+        if request.url.path.startswith("/messages"):
+            require_post_sale_tag(request)
+        return seller
+
+    def reconfigure(self, **changes: Any) -> SandboxConfig:
+        """Change settings while running; faults restart from their seed."""
+        try:
+            self.config = validated(msgspec.structs.replace(self.config, **changes))
+        except msgspec.ValidationError as exc:
+            raise BadRequest(f"Invalid settings: {exc}.", "invalid_body") from exc
+        if "faults" in changes:
+            self.faults.configure(self.config.faults)
+        log.info("sandbox.reconfigured", settings=sorted(changes))
+        return self.config
+
+    def default_seller_id(self) -> int | None:
+        """The only seller, when there is exactly one."""
+        seller_ids = self.accounts.seller_ids()
+        return seller_ids[0] if len(seller_ids) == 1 else None
+
+    def buyer_replies(self, pack_id: str, text: str, seller_id: int | None) -> Message:
+        """Store a buyer's message and notify the seller's application."""
+        if not text.strip():
+            raise BadRequest("The buyer's text is empty.", "invalid_text")
+        message = self.conversations.buyer_reply(
+            pack_id, text, seller_id or self.default_seller_id()
+        )
+        log.info("sandbox.buyer_replied", pack_id=pack_id, message_id=message.id)
+
+        seller = self.accounts.seller(message.seller_id)
+        url = self.config.notification_url
+        if url and seller is not None:
+            payload = message_notification(
+                message.id, seller.seller_id, seller.application_id
+            )
+            self.notifier.notify(url, payload)
+        return message
+
+
+def require_post_sale_tag(request: Request[Any, Any, Any]) -> None:
+    if request.query_params.get("tag") != TAG:
+        raise BadRequest("The tag=post_sale parameter is required.", "invalid_tag")
+
+
+def require_same_seller(seller: Seller, seller_id: str) -> None:
+    if seller_id != str(seller.seller_id):
+        raise Forbidden("The token does not act for this seller.", "access_denied")
