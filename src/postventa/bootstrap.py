@@ -13,6 +13,7 @@ from litestar.types import ASGIApp
 
 from postventa.api.app import create_app
 from postventa.config import ConfigError, Settings
+from postventa.delivery.backoff import Backoff
 from postventa.delivery.credentials import StoredCredentials
 from postventa.delivery.inbound import Inbound
 from postventa.delivery.runtime import DeliveryRuntime
@@ -67,6 +68,7 @@ def build_delivery(
             lease_seconds=settings.lease_seconds,
             concurrency=settings.worker_concurrency,
             max_attempts=settings.delivery_max_attempts,
+            backoff=Backoff(settings.retry_base_seconds, settings.retry_cap_seconds),
         )
         if worker
         else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from postventa.config import ConfigError, Settings
 from postventa.domain.accounts import Account
 from postventa.domain.errors import NotFound, PostventaError
+from postventa.logs import configure_logging
 from postventa.service import accounts as account_service
 from postventa.service.orders import (
     ImportReport,
@@ -64,6 +66,9 @@ KeyId = Annotated[int, typer.Option("--key-id", help="The API key's id.")]
 
 
 def main() -> None:
+    # Administrative commands print results on stdout; their logs go to stderr.
+    # The serving commands configure logging again, for stdout.
+    configure_logging("WARNING", "console", stream=sys.stderr)
     app()
 
 

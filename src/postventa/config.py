@@ -43,6 +43,8 @@ class Settings:
     worker_concurrency: int = 32
     lease_seconds: float = 30.0
     delivery_max_attempts: int = 25
+    retry_base_seconds: float = 1.0
+    retry_cap_seconds: float = 300.0
     poll_seconds: float = 60.0
 
     @property
@@ -147,6 +149,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "worker_concurrency": _positive_int,
     "lease_seconds": lambda text: _positive_float(text),
     "delivery_max_attempts": _positive_int,
+    "retry_base_seconds": lambda text: _positive_float(text),
+    "retry_cap_seconds": lambda text: _positive_float(text),
     "poll_seconds": lambda text: _positive_float(text),
 }
 

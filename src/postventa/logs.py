@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -24,8 +24,11 @@ def _redact_event(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, 
     return event
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Send structlog and the standard library's records to stdout as one stream."""
+def configure_logging(
+    level: str = "INFO", fmt: str = "json", stream: TextIO | None = None
+) -> None:
+    """Send structlog's and the standard library's records to one stream
+    (stdout unless given)."""
     # Plain tracebacks only: rich ones print local variables, which may hold
     # the request's query string and so the API key.
     renderer: Any = (
@@ -51,7 +54,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

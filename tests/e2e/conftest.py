@@ -81,33 +81,45 @@ def installation(tmp_path: Path) -> Installation:
         POSTVENTA_DATA_DIR=str(tmp_path / "data"),
         POSTVENTA_LOG_LEVEL="INFO",
         POSTVENTA_RATE_LIMIT_PER_MINUTE="100000",
+        # Nothing in these tests may reach the real marketplace.
+        POSTVENTA_MERCADOLIBRE_API_URL="http://127.0.0.1:9",
     )
     return Installation(tmp_path, env)
 
 
-def start_server(installation: Installation, name: str = "server") -> Server:
-    port = free_port()
-    env = {**installation.env, "POSTVENTA_PORT": str(port)}
+def start_server(
+    installation: Installation,
+    name: str = "server",
+    port: int | None = None,
+    command: tuple[str, ...] = ("serve",),
+    **env: str,
+) -> Server:
+    """Start a postventa command as a process; wait for its /healthz if it serves."""
+    port = port or free_port()
+    environment = {**installation.env, "POSTVENTA_PORT": str(port), **env}
     log_path = installation.root / f"{name}-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "postventa", "serve"],
-            env=env,
+            [sys.executable, "-m", "postventa", *command],
+            env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     server = Server(process, f"http://127.0.0.1:{port}", log_path)
-    _wait_until_ready(server)
+    if command[0] in ("serve", "sandbox"):
+        _wait_until_ready(
+            server, "/healthz" if command[0] == "serve" else "/_sandbox/stats"
+        )
     return server
 
 
-def _wait_until_ready(server: Server, timeout: float = 30.0) -> None:
+def _wait_until_ready(server: Server, path: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise AssertionError(f"server exited early:\n{server.log_text()}")
         try:
-            if httpx.get(server.base_url + "/healthz", timeout=1).status_code == 200:
+            if httpx.get(server.base_url + path, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -120,8 +132,8 @@ def _wait_until_ready(server: Server, timeout: float = 30.0) -> None:
 def server_factory(installation: Installation) -> Iterator[Any]:
     started: list[Server] = []
 
-    def start(name: str = "server") -> Server:
-        server = start_server(installation, name)
+    def start(name: str = "server", **options: Any) -> Server:
+        server = start_server(installation, name, **options)
         started.append(server)
         return server
 
