@@ -1,0 +1,128 @@
+"""OAuth access tokens, refreshed one at a time per seller.
+
+A refresh token works once and only the newest is valid, so two refreshes for
+one seller must never overlap: each account has its own lock, and the new
+tokens are saved before the access token is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from postventa.marketplaces.mercadolibre.errors import token_error
+from postventa.marketplaces.mercadolibre.wire import Call, Wire
+from postventa.marketplaces.port import (
+    Credentials,
+    CredentialStore,
+    NotConnected,
+    Retryable,
+)
+
+OAUTH_ROUTE = "/oauth/token"
+# Refresh a little before the marketplace would refuse the token.
+REFRESH_MARGIN = timedelta(minutes=2)
+DEFAULT_LIFETIME = timedelta(hours=6)
+Now = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Tokens:
+    """Hands out each account's access token, refreshing it when needed."""
+
+    def __init__(self, store: CredentialStore, wire: Wire, now: Now = utc_now) -> None:
+        self._store = store
+        self._wire = wire
+        self._now = now
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def current(self, account_id: int) -> Credentials:
+        """Credentials whose access token is usable now."""
+        credentials = await self._load(account_id)
+        if self._usable(credentials):
+            return credentials
+        return await self.refresh(account_id, stale=credentials.access_token)
+
+    async def refresh(self, account_id: int, stale: str | None) -> Credentials:
+        """Replace the ``stale`` access token, unless another caller just did."""
+        async with self._lock(account_id):
+            credentials = await self._load(account_id)
+            if credentials.access_token != stale and self._usable(credentials):
+                return credentials
+
+            fresh = await self._exchange(account_id, credentials)
+            await self._store.save(account_id, fresh)
+            return fresh
+
+    def _lock(self, account_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(account_id, asyncio.Lock())
+
+    async def _load(self, account_id: int) -> Credentials:
+        credentials = await self._store.load(account_id)
+        if credentials is None:
+            raise NotConnected(
+                f"Account {account_id} has no Mercado Libre credentials."
+            )
+        return credentials
+
+    def _usable(self, credentials: Credentials) -> bool:
+        expires = credentials.access_expires_at
+        if credentials.access_token is None or expires is None:
+            return False
+        if expires.tzinfo is None:  # stores may drop the zone; times are UTC
+            expires = expires.replace(tzinfo=UTC)
+        return self._now() < expires - REFRESH_MARGIN
+
+    async def _exchange(self, account_id: int, credentials: Credentials) -> Credentials:
+        """Trade the refresh token for new tokens at the marketplace."""
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+            "refresh_token": credentials.refresh_token,
+        }
+        call = Call("POST", OAUTH_ROUTE, form=form)
+        response = await self._wire.send(
+            call, client_id=credentials.client_id, account_id=account_id, token=None
+        )
+        if response.status_code >= 400:
+            raise token_error(response)
+        return self._granted(credentials, _grant(response))
+
+    def _granted(self, credentials: Credentials, grant: dict[str, Any]) -> Credentials:
+        access = _text(grant.get("access_token"))
+        if access is None:
+            raise Retryable("The token answer carried no access token.")
+        return replace(
+            credentials,
+            access_token=access,
+            access_expires_at=self._now() + _lifetime(grant.get("expires_in")),
+            refresh_token=_text(grant.get("refresh_token"))
+            or credentials.refresh_token,
+        )
+
+
+def _lifetime(value: Any) -> timedelta:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return DEFAULT_LIFETIME
+    return timedelta(seconds=value)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _grant(response: httpx.Response) -> dict[str, Any]:
+    try:
+        grant = response.json()
+    except ValueError as exc:
+        raise Retryable("The token answer was not JSON.") from exc
+    return grant if isinstance(grant, dict) else {}

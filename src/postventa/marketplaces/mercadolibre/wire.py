@@ -1,0 +1,139 @@
+"""One HTTP call to Mercado Libre: the rate limit, the deadline and the log line."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+import httpx
+import structlog
+
+from postventa.marketplaces.mercadolibre.errors import (
+    TOO_MANY_RETRY_AFTER,
+    retry_after,
+    transport_error,
+)
+from postventa.marketplaces.mercadolibre.ratelimit import FairLimiter
+
+CALL = "mercadolibre.call"
+CALL_FAILED = "mercadolibre.call_failed"
+# httpx's timeouts bound each phase (connect, every read and write); this bounds
+# the whole call, so that a marketplace trickling its answer cannot hold a
+# delivery forever. Generous, because an upload may carry 25 MB.
+DEADLINE_FACTOR = 4.0
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file to send as the multipart part ``file``, read from blob storage."""
+
+    name: str
+    media_type: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request; ``route`` is the path template, named in logs."""
+
+    method: str
+    route: str
+    path_params: Mapping[str, str | int] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    json: Any = None
+    # The token refresh's form holds the application secret: kept out of reprs.
+    form: Mapping[str, str] | None = field(default=None, repr=False)
+    upload: Upload | None = None
+    creates_message: bool = False
+
+    @property
+    def path(self) -> str:
+        values = {k: quote(str(v), safe="") for k, v in self.path_params.items()}
+        return self.route.format_map(values)
+
+
+class Wire:
+    """Sends calls within each application's rate limits, and logs each one."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        open_blob: Callable[[str], BinaryIO],
+        limits: Mapping[str, int],
+        timeout: float,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._open_blob = open_blob
+        self._limits = dict(limits)
+        self._timeout = timeout
+        self._limiters: dict[tuple[str, str], FairLimiter] = {}
+
+    async def send(
+        self, call: Call, *, client_id: str, account_id: int, token: str | None
+    ) -> httpx.Response:
+        """Send ``call`` once, when the application's limit allows it."""
+        limiter = self.limiter(client_id, call.method)
+        await limiter.acquire(account_id)
+        bound = log.bind(method=call.method, route=call.route, account_id=account_id)
+
+        started = time.perf_counter()
+        try:
+            response = await self._request(call, token)
+        except (httpx.TransportError, TimeoutError) as exc:
+            bound.warning(
+                CALL_FAILED, error=type(exc).__name__, duration_ms=_since(started)
+            )
+            raise transport_error(exc, call.creates_message) from exc
+
+        if response.status_code == 429:
+            limiter.pause(retry_after(response.headers) or TOO_MANY_RETRY_AFTER)
+        emit = bound.info if response.status_code < 400 else bound.warning
+        emit(CALL, status=response.status_code, duration_ms=_since(started))
+        return response
+
+    def limiter(self, client_id: str, method: str) -> FairLimiter:
+        """The limiter of one application's GETs or POSTs."""
+        key = (client_id, method)
+        if key not in self._limiters:
+            # A second more than the marketplace's minute absorbs the time
+            # between granting a call here and its arrival there.
+            self._limiters[key] = FairLimiter(self._limits[method], window=61.0)
+        return self._limiters[key]
+
+    async def aclose(self) -> None:
+        for limiter in self._limiters.values():
+            await limiter.aclose()
+
+    async def _request(self, call: Call, token: str | None) -> httpx.Response:
+        headers = {"Accept": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        with ExitStack() as files:
+            upload = None
+            if call.upload is not None:
+                blob = files.enter_context(self._open_blob(call.upload.sha256))
+                upload = {"file": (call.upload.name, blob, call.upload.media_type)}
+            async with asyncio.timeout(self._timeout * DEADLINE_FACTOR):
+                return await self._http.request(
+                    call.method,
+                    self._base_url + call.path,
+                    params=call.params,
+                    json=call.json,
+                    data=call.form,
+                    files=upload,
+                    headers=headers,
+                    timeout=self._timeout,
+                )
+
+
+def _since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
