@@ -21,8 +21,8 @@ def message_id_of(resource: object) -> str | None:
     """The message id of a notification's resource, bare or as ``/messages/<id>``."""
     if not isinstance(resource, (str, int)) or isinstance(resource, bool):
         return None
-    text = str(resource).strip().rstrip("/")
-    candidate = text.rsplit("/", 1)[-1] if text.startswith("/messages/") else text
+    text = str(resource).strip()
+    candidate = text.removeprefix("/messages/")
     if not candidate or "/" in candidate or len(candidate) > 64:
         return None
     return candidate if candidate.isascii() and candidate.isprintable() else None
