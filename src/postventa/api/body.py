@@ -8,10 +8,11 @@ parameters only after the order is found.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
-import msgspec
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from postventa.api.params import Parameters, Source, UploadedFile
@@ -80,14 +81,25 @@ async def read_body(
     return None
 
 
+class _Members(list[tuple[str, Any]]):
+    """A JSON object's members in order, repeated names kept."""
+
+
 def _add_json(data: bytearray, params: Parameters) -> None:
+    # The standard parser keeps repeated names, which the contract refuses
+    # when they differ; the body's bytes are released before parsing to keep
+    # a large base64 body to two copies in memory.
     try:
-        document = msgspec.json.decode(data)
-    except (msgspec.DecodeError, RecursionError, ValueError) as exc:
-        raise BadRequest(f"The JSON body is not valid: {exc}.") from exc
-    if not isinstance(document, dict):
+        text = data.decode("utf-8")
+        data.clear()
+        document = json.loads(text, object_pairs_hook=_Members)
+    except UnicodeDecodeError as exc:
+        raise BadRequest("The JSON body is not valid UTF-8.") from exc
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(f"The JSON body is not valid JSON: {exc}.") from exc
+    if not isinstance(document, _Members):
         raise BadRequest("The JSON body must be an object.")
-    for name, value in document.items():
+    for name, value in document:
         params.add(Source.JSON, name, value)
 
 

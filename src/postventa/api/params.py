@@ -32,10 +32,12 @@ class Source(StrEnum):
 
 
 _QUERY, _JSON, _FORM = Source.QUERY, Source.JSON, Source.FORM
+# The key, the account and the order are read from the query string (and the
+# path); a copy in the body is tolerated when it agrees, and refused when not.
 ALLOWED_SOURCES: dict[str, frozenset[Source]] = {
-    "API_KEY": frozenset({_QUERY}),
-    "accountId": frozenset({_QUERY}),
-    "orderId": frozenset({_QUERY, Source.PATH}),
+    "API_KEY": frozenset({_QUERY, _JSON, _FORM}),
+    "accountId": frozenset({_QUERY, _JSON, _FORM}),
+    "orderId": frozenset({_QUERY, Source.PATH, _JSON, _FORM}),
     "message": frozenset({_QUERY, _JSON, _FORM}),
     "messageOptions": frozenset({_QUERY, _JSON, _FORM}),
     "file": frozenset({Source.FILE}),
@@ -121,12 +123,14 @@ class Parameters:
         return self._arrivals.get(name, [])
 
     def api_key(self) -> str | None:
-        """The key, or None when absent; copies that differ are a 401."""
-        values = {str(a.value) for a in self.arrivals("API_KEY") if a.source is _QUERY}
+        """The key from the query string, or None; copies that differ are a 401."""
+        values = {str(a.value) for a in self.arrivals("API_KEY")}
         if len(values) > 1:
             raise Unauthorized(
                 "API_KEY was given more than once with different values."
             )
+        if not any(a.source is _QUERY for a in self.arrivals("API_KEY")):
+            return None
         return values.pop() if values else None
 
     def single(
@@ -181,5 +185,9 @@ def _canonical_value(name: str, value: Any) -> str:
         except BadRequest:
             pass
     if name == "fileBase64" and isinstance(value, str):
-        return "sha256:" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
+        # White space does not change the content, so it does not count.
+        compact = "".join(value.split())
+        return (
+            "sha256:" + hashlib.sha256(compact.encode("utf-8", "replace")).hexdigest()
+        )
     return f"{type(value).__name__}:{value}"

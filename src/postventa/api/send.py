@@ -129,6 +129,7 @@ class SendEndpoint:
                 self._max_body_bytes,
                 self._blobs.stage,
             )
+            _check_body_copies(params, account_id)
             answer = await self._answer(request, account_id, params, parse_error)
         finally:
             params.close()
@@ -147,9 +148,8 @@ class SendEndpoint:
 
         scope = (account_id, idempotency.key)
         if scope in self._in_flight:
-            raise Conflict(
-                "A request with this Idempotency-Key is still being processed."
-            )
+            conflict = "A request with this Idempotency-Key is still being processed."
+            return await self._decide(account_id, params, parse_error, None, conflict)
         self._in_flight.add(scope)
         try:
             stored = await self._database.read(
@@ -157,11 +157,10 @@ class SendEndpoint:
             )
             if stored is None:
                 return await self._decide(account_id, params, parse_error, idempotency)
-            if stored.fingerprint != idempotency.fingerprint:
-                raise Conflict(
-                    "This Idempotency-Key was already used with a different payload."
-                )
-            return Answer.stored(stored)
+            if stored.fingerprint == idempotency.fingerprint:
+                return Answer.stored(stored)
+            conflict = "This Idempotency-Key was already used with a different payload."
+            return await self._decide(account_id, params, parse_error, None, conflict)
         finally:
             self._in_flight.discard(scope)
 
@@ -171,14 +170,20 @@ class SendEndpoint:
         params: Parameters,
         parse_error: BadRequest | None,
         idempotency: Idempotency | None,
+        conflict: str | None = None,
     ) -> Answer:
+        """Steps 5 to 10; a key conflict answers at step 8, after 5 to 7 passed."""
         received: ReceivedAttachment | None = None
         try:
             order = await self._find_order(account_id, params)
             if parse_error is not None:
                 raise parse_error
             draft, received = _draft(order, params, self._blobs.stage)
-        except (BadRequest, NotFound) as exc:
+            if conflict is not None:
+                raise Conflict(conflict)
+        except (BadRequest, NotFound, Conflict) as exc:
+            if received is not None:
+                received.blob.discard()
             answer = Answer.refusal(exc)
             if idempotency is not None:
                 await self._database.write(
@@ -206,6 +211,13 @@ class SendEndpoint:
         if order is None:
             raise NotFound(f"Order {order_id} does not exist in account {account_id}.")
         return order
+
+
+def _check_body_copies(params: Parameters, account_id: int) -> None:
+    """Copies of the key and the account in the body must agree with the query."""
+    params.api_key()
+    if params.single("accountId", parse_integer) != account_id:
+        raise BadRequest("accountId was given more than once with different values.")
 
 
 def _idempotency(

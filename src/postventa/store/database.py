@@ -10,6 +10,7 @@ runs in its own transaction on a thread pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -150,7 +151,10 @@ class GroupCommitWriter:
             outcomes = [(False, exc)] * len(batch)
 
         for job, (ok, value) in zip(batch, outcomes, strict=True):
-            job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
+            # A caller whose event loop has closed no longer waits for its
+            # answer; the writer must live on for the others.
+            with contextlib.suppress(RuntimeError):
+                job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
 
 
 def _run_in_savepoint(
