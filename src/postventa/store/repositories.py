@@ -114,7 +114,7 @@ class OrderRepository:
                 t.orders.c.account_id == account_id, t.orders.c.id == order_id
             )
         ).one_or_none()
-        return _order(row) if row else None
+        return order_from_row(row) if row else None
 
     def first_in_pack(self, account_id: int, pack_id: str) -> Order | None:
         row = self._db.execute(
@@ -123,7 +123,7 @@ class OrderRepository:
             .order_by(t.orders.c.id)
             .limit(1)
         ).one_or_none()
-        return _order(row) if row else None
+        return order_from_row(row) if row else None
 
     def upsert(self, orders: Iterable[Order], now: datetime) -> None:
         rows = [_order_row(order, now) for order in orders]
@@ -162,7 +162,7 @@ def _order_row(order: Order, now: datetime) -> dict[str, Any]:
     }
 
 
-def _order(row: Any) -> Order:
+def order_from_row(row: Any) -> Order:
     return Order(
         account_id=row.account_id,
         id=row.id,

@@ -6,6 +6,7 @@ from sqlalchemy import Connection
 
 from postventa.store.credentials import CredentialRepository
 from postventa.store.outbox import OutboxRepository
+from postventa.store.reads import ReadRepository
 from postventa.store.repositories import (
     AccountRepository,
     ApiKeyRepository,
@@ -28,3 +29,4 @@ class Repositories:
         self.idempotency = IdempotencyRepository(connection)
         self.outbox = OutboxRepository(connection)
         self.credentials = CredentialRepository(connection, sealer)
+        self.reads = ReadRepository(connection)
