@@ -17,8 +17,10 @@ from litestar.types import ASGIApp
 from postventa.api.access_log import access_log
 from postventa.api.auth import Authenticator
 from postventa.api.errors import JSON, render_fault, render_http_error, render_refusal
+from postventa.api.gate import Gate
 from postventa.api.openapi import openapi_document
 from postventa.api.ratelimit import GcraLimiter
+from postventa.api.reads import read_routes
 from postventa.api.send import SendEndpoint
 from postventa.config import Settings
 from postventa.delivery.runtime import DeliveryRuntime
@@ -123,10 +125,10 @@ def create_app(
         GcraLimiter(settings.bad_key_limit_per_minute),
         settings.auth_cache_seconds,
     )
+    gate = Gate(authenticator, GcraLimiter(settings.rate_limit_per_minute))
     endpoint = SendEndpoint(
         database,
-        authenticator,
-        GcraLimiter(settings.rate_limit_per_minute),
+        gate,
         settings.max_body_bytes,
         blobs,
         on_accepted=delivery.wake if delivery else None,
@@ -157,7 +159,14 @@ def create_app(
         )
 
     app = Litestar(
-        route_handlers=[send_message, notification, openapi, healthz, readyz],
+        route_handlers=[
+            send_message,
+            notification,
+            openapi,
+            healthz,
+            readyz,
+            *read_routes(database, gate, blobs),
+        ],
         exception_handlers={
             PostventaError: render_refusal,
             HTTPException: render_http_error,

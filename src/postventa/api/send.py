@@ -11,31 +11,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request, Response
 
 from postventa.api.attachments import ReceivedAttachment, read_attachment
-from postventa.api.auth import Authenticator
 from postventa.api.body import check_declared_length, read_body
 from postventa.api.errors import JSON, error_body
+from postventa.api.gate import Gate, query_parameters
 from postventa.api.params import (
     Parameters,
-    Source,
     parse_integer,
     parse_message_option,
     parse_text,
 )
-from postventa.api.ratelimit import GcraLimiter
 from postventa.domain.errors import (
     BadRequest,
     Conflict,
-    Forbidden,
     NotFound,
     PostventaError,
     PreconditionFailed,
-    TooManyRequests,
 )
 from postventa.domain.messages import MessageDraft
 from postventa.domain.orders import Order
@@ -82,8 +77,7 @@ class SendEndpoint:
     def __init__(
         self,
         database: Database,
-        authenticator: Authenticator,
-        limiter: GcraLimiter,
+        gate: Gate,
         max_body_bytes: int,
         blobs: LocalBlobStore,
         on_accepted: Callable[[], None] | None = None,
@@ -91,32 +85,13 @@ class SendEndpoint:
         self._database = database
         self._blobs = blobs
         self._on_accepted = on_accepted
-        self._authenticator = authenticator
-        self._limiter = limiter
+        self._gate = gate
         self._max_body_bytes = max_body_bytes
         self._in_flight: set[tuple[int, str]] = set()
 
     async def handle(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        params = Parameters()
-        query = request.scope["query_string"].decode("latin-1")
-        for name, value in parse_qsl(query, keep_blank_values=True):
-            params.add(Source.QUERY, name, value)
-        params.add(Source.PATH, "orderId", request.path_params["orderId"])
-
-        client = request.client.host if request.client else "unknown"
-        grant = await self._authenticator.authenticate(params.api_key, client)
-        rate = self._limiter.hit((grant.key_id, ENDPOINT))
-        request.state.rate_headers = rate.headers()
-
-        account_id = params.single("accountId", parse_integer)
-        if account_id is None:
-            raise BadRequest("accountId is required in the query string.")
-        if account_id not in grant.account_ids:
-            raise Forbidden(f"Account {account_id} is not linked to this API_KEY.")
-        if not rate.allowed:
-            raise TooManyRequests(
-                "The API_KEY's request rate is exceeded.", rate.retry_after
-            )
+        params = query_parameters(request)
+        account_id = await self._gate.admit(request, params, ENDPOINT)
 
         check_declared_length(
             request.headers.get("content-length"), self._max_body_bytes
