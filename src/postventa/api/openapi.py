@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from postventa import __version__
+from postventa.api.openapi_reads import conversation_get, read_paths, read_schemas
 from postventa.domain.options import MessageOption
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -195,9 +196,16 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": "Messages to the buyers of marketplace orders.",
         },
-        "paths": {"/v2/orders/{orderId}/messages": {"post": _send_operation()}},
+        "paths": {
+            "/v2/orders/{orderId}/messages": {
+                "post": _send_operation(),
+                "get": conversation_get(),
+            },
+            **read_paths(),
+        },
         "components": {
             "schemas": {
+                **read_schemas(),
                 "Error": {
                     "type": "object",
                     "required": ["Status", "Message"],
@@ -205,7 +213,7 @@ def openapi_document() -> dict[str, Any]:
                         "Status": {"type": "integer"},
                         "Message": {"type": "string"},
                     },
-                }
+                },
             }
         },
     }
