@@ -17,6 +17,7 @@ from postventa.delivery.backoff import Backoff
 from postventa.delivery.credentials import StoredCredentials
 from postventa.delivery.inbound import Inbound
 from postventa.delivery.runtime import DeliveryRuntime
+from postventa.delivery.webhooks import WebhookDispatcher
 from postventa.delivery.worker import Worker
 from postventa.domain.attachments import MAX_ATTACHMENT_BYTES
 from postventa.logs import configure_logging
@@ -42,7 +43,9 @@ def _sealer(settings: Settings) -> Sealer:
             "POSTVENTA_SECRET_KEY is required with PostgreSQL, so that every "
             "process seals and opens credentials with the same key"
         )
-    return Sealer(load_or_create_key(settings.secret_key or None, settings.data_dir))
+    return Sealer(
+        lambda: load_or_create_key(settings.secret_key or None, settings.data_dir)
+    )
 
 
 def blob_store(settings: Settings) -> LocalBlobStore:
@@ -52,7 +55,7 @@ def blob_store(settings: Settings) -> LocalBlobStore:
 def build_delivery(
     settings: Settings, database: Database, blobs: LocalBlobStore, *, worker: bool
 ) -> DeliveryRuntime:
-    """The marketplace connector, the inbound side, and a worker if asked."""
+    """The marketplace connector, the inbound side, a worker and webhooks if asked."""
     marketplace = MercadoLibre(
         settings.mercadolibre_api_url,
         StoredCredentials(database),
@@ -74,7 +77,16 @@ def build_delivery(
         else None
     )
     inbound = Inbound(database, marketplace, poll_interval=settings.poll_seconds)
-    return DeliveryRuntime(inbound, runner)
+    webhooks = (
+        WebhookDispatcher(
+            database,
+            timeout=settings.webhook_timeout_seconds,
+            concurrency=settings.webhook_concurrency,
+        )
+        if worker
+        else None
+    )
+    return DeliveryRuntime(inbound, runner, webhooks=webhooks)
 
 
 def build_app(settings: Settings) -> tuple[ASGIApp, Database]:

@@ -66,10 +66,14 @@ KeyId = Annotated[int, typer.Option("--key-id", help="The API key's id.")]
 
 
 def main() -> None:
-    # Administrative commands print results on stdout; their logs go to stderr.
-    # The serving commands configure logging again, for stdout.
-    configure_logging("WARNING", "console", stream=sys.stderr)
     app()
+
+
+@app.callback()
+def _logs_to_stderr() -> None:
+    """Administrative commands print results on stdout, so their logs go to
+    stderr; the serving commands configure logging again, for stdout."""
+    configure_logging("WARNING", "console", stream=sys.stderr)
 
 
 def _now() -> datetime:
@@ -460,6 +464,11 @@ def secret_key() -> None:
 
     typer.echo(Fernet.generate_key().decode("ascii"))
 
+
+# Last, because the sub-app uses the helpers above.
+from postventa.cli_webhooks import webhooks_app  # noqa: E402
+
+app.add_typer(webhooks_app, name="webhooks")
 
 if __name__ == "__main__":
     main()

@@ -22,7 +22,10 @@ Env = dict[str, str]
 
 @pytest.fixture
 def env(tmp_path: Path) -> Env:
-    return {"POSTVENTA_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    return {
+        "POSTVENTA_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        "POSTVENTA_DATA_DIR": str(tmp_path),
+    }
 
 
 def run(env: Env, *args: str, stdin: str | None = None) -> Result:

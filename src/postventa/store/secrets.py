@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -17,15 +18,25 @@ class SecretError(ValueError):
 
 
 class Sealer:
-    def __init__(self, key: bytes) -> None:
-        self._fernet = Fernet(key)
+    """Seals with a key, or with one loaded when first needed (so that a
+    command that never touches a secret never creates a key file)."""
+
+    def __init__(self, key: bytes | Callable[[], bytes]) -> None:
+        self._key = key
+        self._fernet: Fernet | None = None
+
+    def _cipher(self) -> Fernet:
+        if self._fernet is None:
+            key = self._key() if callable(self._key) else self._key
+            self._fernet = Fernet(key)
+        return self._fernet
 
     def seal(self, secret: str) -> str:
-        return self._fernet.encrypt(secret.encode()).decode("ascii")
+        return self._cipher().encrypt(secret.encode()).decode("ascii")
 
     def open(self, sealed: str) -> str:
         try:
-            return self._fernet.decrypt(sealed.encode("ascii")).decode()
+            return self._cipher().decrypt(sealed.encode("ascii")).decode()
         except InvalidToken as exc:
             raise SecretError("a stored secret does not open with this key") from exc
 
