@@ -1,26 +1,110 @@
-"""Fixtures shared by every layer of tests: settings and a fresh store."""
+"""Fixtures shared by every layer of tests: settings and a fresh store, on
+SQLite and on PostgreSQL.
+
+PostgreSQL tests need a server at ``POSTVENTA_TEST_POSTGRES_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``). Where none answers they are
+skipped with the reason, except under ``CI=true``, where they fail.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from postventa.config import Settings
-from postventa.store.database import Database
+from postventa.store.database import Database, normalize_url
+from postventa.store.tables import metadata
+
+ADMIN_URL = os.environ.get(
+    "POSTVENTA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _admin() -> object:
+    return create_engine(
+        normalize_url(ADMIN_URL), isolation_level="AUTOCOMMIT", pool_size=1
+    )
+
+
+def _url_of(database: str) -> str:
+    return (
+        make_url(normalize_url(ADMIN_URL))
+        .set(database=database)
+        .render_as_string(hide_password=False)
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str | None]:
+    """One migrated PostgreSQL database for the session, emptied after each test."""
+    admin = _admin()
+    try:
+        with admin.connect() as connection:  # type: ignore[attr-defined]
+            connection.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"PostgreSQL is required under CI and {ADMIN_URL} failed: {exc}"
+            )
+        yield None
+        return
+    name = f"pv_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:  # type: ignore[attr-defined]
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    store = Database(_url_of(name))
+    store.migrate()
+    store.close()
+    yield _url_of(name)
+    with admin.connect() as connection:  # type: ignore[attr-defined]
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()  # type: ignore[attr-defined]
+
+
+def _empty(url: str) -> None:
+    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    engine = create_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("SET lock_timeout = '10s'"))
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_database: str | None
+) -> Iterator[str]:
+    """An empty, migrated database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'postventa.db'}"
+        return
+    if postgres_database is None:
+        pytest.skip(f"no PostgreSQL server answers at {ADMIN_URL}")
+    yield postgres_database
+    _empty(postgres_database)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings for one test: its own SQLite file, limits out of the way."""
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for one test: its own database, limits out of the way."""
     return Settings(
         data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'postventa.db'}",
+        database_url=database_url,
         rate_limit_per_minute=100_000,
         bad_key_limit_per_minute=1_000,
         auth_cache_seconds=0,
+        secret_key="" if database_url.startswith("sqlite") else TEST_SECRET_KEY,
     )
+
+
+TEST_SECRET_KEY = "NDyWSXHEnrVE5Kbkx0IlXrwGw1gB8sXeeNdc7J1J1Cs="
 
 
 @pytest.fixture

@@ -393,7 +393,7 @@ def test_recovery_keeps_staged_blobs_a_message_names_and_deletes_the_rest(
     orphan.write(b"never committed")
     orphan.finish()
 
-    recover_blobs(database, blobs)
+    recover_blobs(database, blobs, grace=0.0)
 
     assert final.read_bytes() == text_file()
     assert not orphan.path.exists()

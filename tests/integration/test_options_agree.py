@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from postventa.domain.logistics import LogisticType
 from postventa.domain.messages import Attachment, Direction, Message, MessageStatus
@@ -87,10 +88,12 @@ def build_pack(seller: Seller, spec: dict[str, Any], history: list[Any]) -> int:
             )
         if spec["blocked"]:
             repos.messages.lock_conversation(seller.account_id, f"gen-{number}", now)
-            repos.connection.exec_driver_sql(
-                "UPDATE conversations SET blocked_reason = 'blocked_by_buyer' "
-                "WHERE pack_id = ?",
-                (f"gen-{number}",),
+            repos.connection.execute(
+                text(
+                    "UPDATE conversations SET blocked_reason = 'blocked_by_buyer' "
+                    "WHERE pack_id = :pack"
+                ),
+                {"pack": f"gen-{number}"},
             )
     return order_id
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from postventa.delivery.backoff import Backoff
 from postventa.delivery.worker import Worker
@@ -77,10 +78,12 @@ def message(database: Database, seller: Seller, message_id: int) -> Any:
 
 def attempts(database: Database, message_id: int) -> list[Any]:
     with database.engine.connect() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT number, outcome FROM delivery_attempts WHERE message_id = ? "
-            "ORDER BY number",
-            (message_id,),
+        rows = connection.execute(
+            text(
+                "SELECT number, outcome FROM delivery_attempts "
+                "WHERE message_id = :id ORDER BY number"
+            ),
+            {"id": message_id},
         )
         return [tuple(row) for row in rows]
 

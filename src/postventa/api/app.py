@@ -42,7 +42,9 @@ async def purge_idempotency_keys(database: Database, ttl: timedelta) -> int:
     return purged
 
 
-def recover_blobs(database: Database, blobs: LocalBlobStore) -> None:
+def recover_blobs(
+    database: Database, blobs: LocalBlobStore, grace: float | None = None
+) -> None:
     """Settle attachments left staged by a crash: keep those a message names."""
 
     def is_referenced(sha256: str) -> bool:
@@ -51,7 +53,8 @@ def recover_blobs(database: Database, blobs: LocalBlobStore) -> None:
 
     # One SQLite process owns its data directory, so nothing staged is live;
     # PostgreSQL deployments share it, so only old leftovers are settled.
-    grace = 0.0 if database.is_sqlite else 3600.0
+    if grace is None:
+        grace = 0.0 if database.is_sqlite else 3600.0
     settled = blobs.recover(is_referenced, grace)
     if settled:
         log.info("blobs.recovered", count=settled)

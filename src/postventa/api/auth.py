@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from postventa.api.ratelimit import GcraLimiter
+from postventa.api.ratelimit import RateLimiter
 from postventa.domain.accounts import KeyGrant, key_digest
 from postventa.domain.errors import TooManyRequests, Unauthorized
 from postventa.service.accounts import recognize_key
@@ -19,7 +19,7 @@ class Authenticator:
     def __init__(
         self,
         database: Database,
-        bad_keys: GcraLimiter,
+        bad_keys: RateLimiter,
         cache_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -35,14 +35,14 @@ class Authenticator:
         try:
             key = read_key()
         except Unauthorized:
-            self._count_failure(client)
+            await self._count_failure(client)
             raise
         if not key:
             raise Unauthorized("API_KEY is required in the query string.")
 
         grant = await self._grant(key)
         if grant is None:
-            self._count_failure(client)
+            await self._count_failure(client)
             raise Unauthorized("The API_KEY is not valid.")
         return grant
 
@@ -60,8 +60,8 @@ class Authenticator:
             self._cache[digest] = (now + self._cache_seconds, grant)
         return grant
 
-    def _count_failure(self, client: str) -> None:
-        decision = self._bad_keys.hit(client)
+    async def _count_failure(self, client: str) -> None:
+        decision = await self._bad_keys.take(("bad-key", client))
         if not decision.allowed:
             raise TooManyRequests(
                 "Too many requests with unknown API keys from this address.",

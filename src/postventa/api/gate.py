@@ -9,7 +9,7 @@ from litestar import Request
 
 from postventa.api.auth import Authenticator
 from postventa.api.params import Parameters, Source, parse_integer
-from postventa.api.ratelimit import GcraLimiter
+from postventa.api.ratelimit import RateLimiter
 from postventa.domain.errors import BadRequest, Forbidden, TooManyRequests
 
 
@@ -32,7 +32,7 @@ class Gate:
     for every answer to carry.
     """
 
-    def __init__(self, authenticator: Authenticator, limiter: GcraLimiter) -> None:
+    def __init__(self, authenticator: Authenticator, limiter: RateLimiter) -> None:
         self._authenticator = authenticator
         self._limiter = limiter
 
@@ -41,7 +41,7 @@ class Gate:
     ) -> int:
         client = request.client.host if request.client else "unknown"
         grant = await self._authenticator.authenticate(params.api_key, client)
-        rate = self._limiter.hit((grant.key_id, endpoint))
+        rate = await self._limiter.take((grant.key_id, endpoint))
         request.state.rate_headers = rate.headers()
 
         account_id = params.single("accountId", parse_integer)

@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Protocol
 
 WINDOW_SECONDS = 60.0
 # Sums of float intervals drift by far less than this; without it the last
@@ -34,6 +35,14 @@ class RateDecision:
         if not self.allowed:
             headers["retry-after"] = str(max(1, math.ceil(self.retry_after)))
         return headers
+
+
+class RateLimiter(Protocol):
+    """A limiter the API can await: in this process, or shared (Redis)."""
+
+    limit: int
+
+    async def take(self, key: Hashable) -> RateDecision: ...
 
 
 class GcraLimiter:
@@ -68,6 +77,9 @@ class GcraLimiter:
         backlog = arrival + self._interval - now
         remaining = math.floor((WINDOW_SECONDS - backlog) / self._interval + 1e-9)
         return RateDecision(True, self.limit, remaining, backlog, 0.0)
+
+    async def take(self, key: Hashable) -> RateDecision:
+        return self.hit(key)
 
     def _forget_idle(self, now: float) -> None:
         idle = [key for key, arrival in self._arrivals.items() if arrival <= now]
