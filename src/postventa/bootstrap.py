@@ -86,7 +86,8 @@ def build_delivery(
         if worker
         else None
     )
-    return DeliveryRuntime(inbound, runner, webhooks=webhooks)
+    listen_url = None if database.is_sqlite else database.url
+    return DeliveryRuntime(inbound, runner, webhooks=webhooks, listen_url=listen_url)
 
 
 def build_app(settings: Settings) -> tuple[ASGIApp, Database]:

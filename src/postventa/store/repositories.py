@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from postventa.domain.accounts import Account, KeyGrant
 from postventa.domain.logistics import LogisticType
@@ -270,6 +270,12 @@ class MessageRepository:
             )
             .returning(t.messages.c.id)
         ).one()
+        if (
+            message.status is MessageStatus.QUEUED
+            and self._db.dialect.name == "postgresql"
+        ):
+            # Delivered on commit: workers of every process wake at once.
+            self._db.execute(select(func.pg_notify("postventa_outbox", "")))
         return int(row.id)
 
 

@@ -1,0 +1,74 @@
+"""Waking workers in other processes: PostgreSQL's LISTEN/NOTIFY.
+
+Accepting a message issues ``NOTIFY postventa_outbox`` in its transaction, so
+the notification leaves only on commit. Each worker process listens on its own
+connection and wakes its worker at once; polling stays as the fallback, so a
+lost connection delays delivery by at most the poll interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import psycopg
+import structlog
+from sqlalchemy.engine import make_url
+
+log = structlog.get_logger(__name__)
+CHANNEL = "postventa_outbox"
+
+
+def libpq_url(database_url: str) -> str:
+    """The SQLAlchemy URL as psycopg takes it (without the driver name)."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+async def listen(
+    database_url: str, wake: Callable[[], None], stop: asyncio.Event
+) -> None:
+    """Call ``wake`` on every notification until ``stop``; reconnect on failure."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                libpq_url(database_url), autocommit=True
+            ) as connection:
+                await connection.execute(f"LISTEN {CHANNEL}")
+                log.info("listener.listening", channel=CHANNEL)
+                delay = 1.0
+                await _relay(connection, wake, stop)
+        except (psycopg.Error, OSError) as exc:
+            log.warning("listener.disconnected", error=str(exc), retry_in=delay)
+            await _pause(stop, delay)
+            delay = min(delay * 2, 30.0)
+
+
+async def _relay(
+    connection: psycopg.AsyncConnection[object],
+    wake: Callable[[], None],
+    stop: asyncio.Event,
+) -> None:
+    notifications = connection.notifies()
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        while not stop.is_set():
+            arriving = asyncio.ensure_future(anext(notifications))
+            done, _ = await asyncio.wait(
+                {arriving, stopping}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if arriving not in done:
+                arriving.cancel()
+                return
+            arriving.result()
+            wake()
+    finally:
+        stopping.cancel()
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return
