@@ -46,6 +46,8 @@ class Settings:
     retry_base_seconds: float = 1.0
     retry_cap_seconds: float = 300.0
     poll_seconds: float = 60.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_concurrency: int = 16
 
     @property
     def blob_dir(self) -> Path:
@@ -152,6 +154,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "retry_base_seconds": lambda text: _positive_float(text),
     "retry_cap_seconds": lambda text: _positive_float(text),
     "poll_seconds": lambda text: _positive_float(text),
+    "webhook_timeout_seconds": lambda text: _positive_float(text),
+    "webhook_concurrency": _positive_int,
 }
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -244,7 +245,16 @@ class Worker:
 
         def record(repos: Any) -> bool:
             repos.outbox.record_attempt(attempt)
-            return bool(repos.outbox.settle(claim.message.id, self.name, **values))
+            held = bool(repos.outbox.settle(claim.message.id, self.name, **values))
+            if held:
+                settled = replace(
+                    claim.message,
+                    status=MessageStatus(values["status"]),
+                    reason=values.get("reason"),
+                    sent_at=values.get("sent_at"),
+                )
+                repos.webhooks.status_changed(settled, attempt.finished_at)
+            return held
 
         held = await self._database.write(record)
         event = f"delivery.{attempt.outcome}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import structlog
@@ -101,21 +102,21 @@ def record_buyer_message(
         order.account_id, marketplace_message_id
     ):
         return None
-    message_id = uow.messages.add(
-        Message(
-            id=0,
-            account_id=order.account_id,
-            order_id=order.id,
-            pack_id=order.pack_id,
-            direction=Direction.BUYER,
-            option=None,
-            text=text,
-            attachment=None,
-            status=MessageStatus.RECEIVED,
-            reason=None,
-            created_at=now,
-            marketplace_message_id=marketplace_message_id,
-        )
+    message = Message(
+        id=0,
+        account_id=order.account_id,
+        order_id=order.id,
+        pack_id=order.pack_id,
+        direction=Direction.BUYER,
+        option=None,
+        text=text,
+        attachment=None,
+        status=MessageStatus.RECEIVED,
+        reason=None,
+        created_at=now,
+        marketplace_message_id=marketplace_message_id,
     )
+    message_id = uow.messages.add(message)
+    uow.webhooks.message_received(replace(message, id=message_id), now)
     log.info("message.received", message_id=message_id, order_id=order.id)
     return message_id

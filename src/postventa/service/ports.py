@@ -62,6 +62,10 @@ class IdempotencyKeys(Protocol):
     def purge(self, before: datetime) -> int: ...
 
 
+class Webhooks(Protocol):
+    def message_received(self, message: Message, now: datetime) -> str | None: ...
+
+
 class UnitOfWork(Protocol):
     """The repositories of one transaction."""
 
@@ -75,3 +79,5 @@ class UnitOfWork(Protocol):
     def messages(self) -> Messages: ...
     @property
     def idempotency(self) -> IdempotencyKeys: ...
+    @property
+    def webhooks(self) -> Webhooks: ...

@@ -15,6 +15,7 @@ from postventa.store.repositories import (
     OrderRepository,
 )
 from postventa.store.secrets import Sealer
+from postventa.store.webhooks import WebhookRepository
 
 
 class Repositories:
@@ -30,3 +31,4 @@ class Repositories:
         self.outbox = OutboxRepository(connection)
         self.credentials = CredentialRepository(connection, sealer)
         self.reads = ReadRepository(connection)
+        self.webhooks = WebhookRepository(connection, sealer)
