@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, text
 
+from postventa.store.database import normalize_url
 from tests.e2e.conftest import Installation, Server, free_port
 from tests.factories import provider_order_document
 
@@ -60,22 +62,30 @@ class Deployment:
             **body,
         )
 
+    def query(self, sql: str) -> list[Any]:
+        """Rows of a query on the deployment's store (SQLite or PostgreSQL)."""
+        url = self.installation.env.get("POSTVENTA_DATABASE_URL")
+        if url is None:
+            path = self.installation.root / "data" / "postventa.db"
+            with sqlite3.connect(path) as connection:
+                return connection.execute(sql).fetchall()
+        engine = create_engine(normalize_url(url))
+        try:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(sql))]
+        finally:
+            engine.dispose()
+
     def statuses(self) -> dict[int, tuple[str, str | None]]:
         """Every seller message's status and reason, read from the store."""
-        path = self.installation.root / "data" / "postventa.db"
-        with sqlite3.connect(path) as connection:
-            rows = connection.execute(
-                "SELECT id, status, reason FROM messages WHERE direction = 'seller'"
-            ).fetchall()
+        rows = self.query(
+            "SELECT id, status, reason FROM messages WHERE direction = 'seller'"
+        )
         return {row[0]: (row[1], row[2]) for row in rows}
 
     def buyer_messages(self) -> int:
-        path = self.installation.root / "data" / "postventa.db"
-        with sqlite3.connect(path) as connection:
-            (count,) = connection.execute(
-                "SELECT count(*) FROM messages WHERE direction = 'buyer'"
-            ).fetchone()
-        return int(count)
+        rows = self.query("SELECT count(*) FROM messages WHERE direction = 'buyer'")
+        return int(rows[0][0])
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
