@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from anyio import to_thread
 from litestar import Request, Response
 
 from postventa.api.attachments import ReceivedAttachment, read_attachment
 from postventa.api.body import check_declared_length, read_body
 from postventa.api.errors import JSON, error_body
 from postventa.api.gate import Gate, query_parameters
+from postventa.api.metrics import ACCEPTED, Metrics
 from postventa.api.params import (
     Parameters,
     parse_integer,
@@ -36,7 +38,7 @@ from postventa.domain.messages import MessageDraft
 from postventa.domain.orders import Order
 from postventa.service.messaging import draft_message, send_message
 from postventa.service.ports import StoredAnswer
-from postventa.store.blobs import LocalBlobStore, StagedBlob
+from postventa.store.blobs import BlobStore, StagedBlob
 from postventa.store.database import Database
 from postventa.store.unit_of_work import Repositories
 
@@ -49,14 +51,22 @@ class Answer:
     status: int
     body: bytes
     location: str | None = None
+    reason: str = ACCEPTED
 
     @classmethod
     def refusal(cls, exc: PostventaError) -> Answer:
-        return cls(exc.status, error_body(exc.status, exc.message))
+        body = error_body(exc.status, exc.message)
+        return cls(exc.status, body, reason=refusal_reason(exc))
 
     @classmethod
     def stored(cls, stored: StoredAnswer) -> Answer:
-        return cls(stored.status_code, stored.body.encode(), stored.location)
+        body = stored.body.encode()
+        return cls(stored.status_code, body, stored.location, reason="replayed")
+
+
+def refusal_reason(exc: PostventaError) -> str:
+    """The metrics' reason: the rule's name for a 412, else the status."""
+    return exc.rule if isinstance(exc, PreconditionFailed) else str(exc.status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +74,21 @@ class Idempotency:
     key: str
     fingerprint: str
 
-    def remember(self, repos: Repositories, account_id: int, answer: Answer) -> None:
+    def remember(self, repos: Repositories, account_id: int, answer: Answer) -> bool:
+        """Keep the answer for repeats; False when another request kept one first."""
         stored = StoredAnswer(
             self.fingerprint, answer.status, answer.body.decode(), answer.location
         )
-        repos.idempotency.put(account_id, self.key, stored, datetime.now(UTC))
+        return repos.idempotency.put(account_id, self.key, stored, datetime.now(UTC))
+
+    def earlier(self, repos: Repositories, account_id: int) -> Answer:
+        """The answer a concurrent request with this key kept, or a 409."""
+        stored = repos.idempotency.get(account_id, self.key)
+        if stored is not None and stored.fingerprint == self.fingerprint:
+            return Answer.stored(stored)
+        return Answer.refusal(
+            Conflict("This Idempotency-Key was already used with a different payload.")
+        )
 
 
 class SendEndpoint:
@@ -79,10 +99,12 @@ class SendEndpoint:
         database: Database,
         gate: Gate,
         max_body_bytes: int,
-        blobs: LocalBlobStore,
+        blobs: BlobStore,
         on_accepted: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._database = database
+        self._metrics = metrics
         self._blobs = blobs
         self._on_accepted = on_accepted
         self._gate = gate
@@ -90,6 +112,20 @@ class SendEndpoint:
         self._in_flight: set[tuple[int, str]] = set()
 
     async def handle(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        """Answer one request; every answer but a fault is counted."""
+        try:
+            answer = await self._handle(request)
+        except PostventaError as exc:
+            self._count(exc.status, refusal_reason(exc))
+            raise
+        self._count(answer.status, answer.reason)
+        return _response(answer, request.state.rate_headers)
+
+    def _count(self, status: int, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.message_answered(status, reason)
+
+    async def _handle(self, request: Request[Any, Any, Any]) -> Answer:
         params = query_parameters(request)
         account_id = await self._gate.admit(request, params, ENDPOINT)
 
@@ -108,7 +144,7 @@ class SendEndpoint:
             answer = await self._answer(request, account_id, params, parse_error)
         finally:
             params.close()
-        return _response(answer, request.state.rate_headers)
+        return answer
 
     async def _answer(
         self,
@@ -160,16 +196,24 @@ class SendEndpoint:
             if received is not None:
                 received.blob.discard()
             answer = Answer.refusal(exc)
-            if idempotency is not None:
-                await self._database.write(
-                    lambda repos: idempotency.remember(repos, account_id, answer)
+            if idempotency is None:
+                return answer
+            kept = await self._database.write(
+                lambda repos: (
+                    idempotency.remember(repos, account_id, answer)
+                    or idempotency.earlier(repos, account_id)
                 )
-            return answer
+            )
+            return answer if kept is True else kept
 
         try:
             answer = await self._database.write(_accept_job(order, draft, idempotency))
             if answer.status == 200 and received is not None:
-                self._blobs.keep(received.blob)
+                # A store may upload here; the thread is waited for even if
+                # the request is cancelled, so the finally cannot race it.
+                await to_thread.run_sync(self._blobs.keep, received.blob)
+        except KeyTaken as taken:
+            return taken.answer
         finally:
             if received is not None:
                 received.blob.discard()
@@ -224,6 +268,14 @@ def _draft(
     return replace(draft, attachment=received.attachment), received
 
 
+class KeyTaken(Exception):
+    """An idempotency key answered by a concurrent request; carries that answer."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__("idempotency key already answered")
+        self.answer = answer
+
+
 def _accept_job(
     order: Order, draft: MessageDraft, idempotency: Idempotency | None
 ) -> Callable[[Repositories], Answer]:
@@ -237,9 +289,11 @@ def _accept_job(
             )
         except (Conflict, PreconditionFailed) as exc:
             answer = Answer.refusal(exc)
-        if idempotency is not None:
-            idempotency.remember(repos, order.account_id, answer)
-        return answer
+        if idempotency is None or idempotency.remember(repos, order.account_id, answer):
+            return answer
+        # Another process kept an answer for this key first: raising undoes
+        # this job's writes, and the caller gets the earlier answer instead.
+        raise KeyTaken(idempotency.earlier(repos, order.account_id))
 
     return job
 

@@ -323,9 +323,15 @@ class IdempotencyRepository:
 
     def put(
         self, account_id: int, key: str, answer: StoredAnswer, now: datetime
-    ) -> None:
-        self._db.execute(
-            insert(t.idempotency_keys).values(
+    ) -> bool:
+        """Keep the answer unless the key already has one; True when kept.
+
+        Another process that holds the key makes this wait on PostgreSQL until
+        it commits, so the loser learns the winner's answer, never a 500.
+        """
+        row = self._db.execute(
+            upsert(self._db, t.idempotency_keys)
+            .values(
                 account_id=account_id,
                 key=key,
                 fingerprint=answer.fingerprint,
@@ -334,7 +340,10 @@ class IdempotencyRepository:
                 location=answer.location,
                 created_at=now,
             )
-        )
+            .on_conflict_do_nothing(index_elements=["account_id", "key"])
+            .returning(t.idempotency_keys.c.key)
+        ).one_or_none()
+        return row is not None
 
     def purge(self, before: datetime) -> int:
         result = self._db.execute(
