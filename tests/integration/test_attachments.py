@@ -179,6 +179,8 @@ def test_each_bad_attachment_is_a_400_saying_which_and_leaves_nothing(
     fields: dict[str, Any],
     mentions: str,
 ) -> None:
+    fields = dict(fields)  # the parameter is shared by both backends' runs
+    fields = dict(fields)  # the parameters are shared by both backends' runs
     content = fields.pop("content", pdf_file())
     body = {
         "fileBase64": base64.b64encode(content).decode(),
