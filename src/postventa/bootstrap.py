@@ -12,6 +12,7 @@ import uvicorn
 from litestar.types import ASGIApp
 
 from postventa.api.app import create_app
+from postventa.api.metrics import Metrics
 from postventa.config import ConfigError, Settings
 from postventa.delivery.backoff import Backoff
 from postventa.delivery.credentials import StoredCredentials
@@ -23,7 +24,7 @@ from postventa.domain.attachments import MAX_ATTACHMENT_BYTES
 from postventa.logs import configure_logging
 from postventa.marketplaces.mercadolibre import MercadoLibre
 from postventa.marketplaces.sandbox import SandboxConfig, sandbox_server
-from postventa.store.blobs import LocalBlobStore
+from postventa.store.blobs import BlobStore, LocalBlobStore
 from postventa.store.database import Database
 from postventa.store.secrets import Sealer, load_or_create_key
 
@@ -48,12 +49,28 @@ def _sealer(settings: Settings) -> Sealer:
     )
 
 
-def blob_store(settings: Settings) -> LocalBlobStore:
-    return LocalBlobStore(settings.blob_dir, MAX_ATTACHMENT_BYTES)
+def blob_store(settings: Settings) -> BlobStore:
+    """The bucket of ``POSTVENTA_BLOB_URL`` if set, else the data directory."""
+    if not settings.blob_url:
+        return LocalBlobStore(settings.blob_dir, MAX_ATTACHMENT_BYTES)
+    # Imported here so that boto3's import time is spent only where it is used.
+    from postventa.store.s3blobs import S3BlobStore
+
+    return S3BlobStore.from_url(
+        settings.blob_url,
+        settings.s3_endpoint_url or None,
+        settings.blob_dir / "staging",
+        MAX_ATTACHMENT_BYTES,
+    )
 
 
 def build_delivery(
-    settings: Settings, database: Database, blobs: LocalBlobStore, *, worker: bool
+    settings: Settings,
+    database: Database,
+    blobs: BlobStore,
+    *,
+    worker: bool,
+    metrics: Metrics | None = None,
 ) -> DeliveryRuntime:
     """The marketplace connector, the inbound side, a worker and webhooks if asked."""
     marketplace = MercadoLibre(
@@ -63,6 +80,7 @@ def build_delivery(
         posts_per_minute=settings.marketplace_posts_per_minute,
         gets_per_minute=settings.marketplace_gets_per_minute,
         timeout=settings.marketplace_timeout_seconds,
+        on_call=metrics.marketplace_call if metrics else None,
     )
     runner = (
         Worker(
@@ -72,6 +90,7 @@ def build_delivery(
             concurrency=settings.worker_concurrency,
             max_attempts=settings.delivery_max_attempts,
             backoff=Backoff(settings.retry_base_seconds, settings.retry_cap_seconds),
+            on_attempt=metrics.delivery if metrics else None,
         )
         if worker
         else None
@@ -93,8 +112,11 @@ def build_delivery(
 def build_app(settings: Settings) -> tuple[ASGIApp, Database]:
     database = open_database(settings)
     blobs = blob_store(settings)
-    delivery = build_delivery(settings, database, blobs, worker=settings.worker)
-    return create_app(settings, database, blobs, delivery), database
+    metrics = Metrics()
+    delivery = build_delivery(
+        settings, database, blobs, worker=settings.worker, metrics=metrics
+    )
+    return create_app(settings, database, blobs, delivery, metrics), database
 
 
 def serve(settings: Settings, sandbox: SandboxConfig | None = None) -> None:
@@ -137,6 +159,8 @@ def run_worker(settings: Settings) -> None:
     """Run a worker and the reply poller alone, until SIGINT or SIGTERM."""
     configure_logging(settings.log_level, settings.log_format)
     database = open_database(settings)
+    # TODO(metrics): a worker alone serves no /metrics, so its deliveries and
+    # marketplace calls are not exported; it needs a small listener of its own.
     delivery = build_delivery(settings, database, blob_store(settings), worker=True)
     try:
         asyncio.run(_until_signalled(delivery))

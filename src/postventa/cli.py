@@ -111,6 +111,9 @@ def _refusals(as_json: bool) -> Iterator[None]:
         yield
     except PostventaError as exc:
         _fail(exc.message, as_json)
+    except ConfigError as exc:
+        # Settings that only fail when used, such as an unreachable Redis.
+        _fail(f"Invalid settings: {exc}", as_json, EXIT_SETUP)
 
 
 @contextmanager
@@ -469,6 +472,11 @@ def secret_key() -> None:
 from postventa.cli_webhooks import webhooks_app  # noqa: E402
 
 app.add_typer(webhooks_app, name="webhooks")
+
+# The client commands (send, messages, options) speak to a running server.
+from postventa.cli_client import add_client_commands  # noqa: E402
+
+add_client_commands(app)
 
 if __name__ == "__main__":
     main()

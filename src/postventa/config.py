@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -15,6 +16,10 @@ from sqlalchemy.exc import ArgumentError
 PREFIX = "POSTVENTA_"
 MIB = 1024 * 1024
 MERCADOLIBRE_API_URL = "https://api.mercadolibre.com"
+# Read by the client commands (send, messages, options), not by the server.
+CLIENT_VARIABLES = frozenset(
+    {"POSTVENTA_URL", "POSTVENTA_API_KEY", "POSTVENTA_ACCOUNT_ID"}
+)
 
 
 class ConfigError(ValueError):
@@ -48,6 +53,10 @@ class Settings:
     poll_seconds: float = 60.0
     webhook_timeout_seconds: float = 10.0
     webhook_concurrency: int = 16
+    blob_url: str = ""
+    s3_endpoint_url: str = ""
+    redis_url: str = ""
+    redis_key_prefix: str = "postventa:rl:"
 
     @property
     def blob_dir(self) -> Path:
@@ -65,7 +74,9 @@ class Settings:
         problems = [
             f"{name} is not a known setting"
             for name in env
-            if name.startswith(PREFIX) and name not in known
+            if name.startswith(PREFIX)
+            and name not in known
+            and name not in CLIENT_VARIABLES
         ]
         values: dict[str, Any] = {}
         for name, spec in known.items():
@@ -156,6 +167,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "poll_seconds": lambda text: _positive_float(text),
     "webhook_timeout_seconds": lambda text: _positive_float(text),
     "webhook_concurrency": _positive_int,
+    "blob_url": lambda text: _blob_url(text),
+    "s3_endpoint_url": lambda text: _http_url(text),
+    "redis_url": lambda text: _redis_url(text),
+    "redis_key_prefix": _non_empty,
 }
 
 
@@ -175,10 +190,30 @@ def _boolean(text: str) -> bool:
     raise ValueError("must be true or false")
 
 
+def _redis_url(text: str) -> str:
+    value = text.strip()
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
 def _http_url(text: str) -> str:
     value = text.strip().rstrip("/")
     if not value.startswith(("http://", "https://")):
         raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def _blob_url(text: str) -> str:
+    value = text.strip().rstrip("/")
+    bucket, _, prefix = value.removeprefix("s3://").partition("/")
+    if not value.startswith("s3://") or not _BUCKET.fullmatch(bucket):
+        raise ValueError("must be s3://bucket or s3://bucket/prefix")
+    if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
+        raise ValueError("the prefix must not have empty, . or .. segments")
     return value
 
 

@@ -29,7 +29,12 @@ from postventa.config import Settings
 from postventa.delivery.backoff import Backoff
 from postventa.delivery.inbound import Inbound
 from postventa.delivery.runtime import DeliveryRuntime
-from postventa.delivery.webhooks import WebhookDispatcher, check_target, register
+from postventa.delivery.webhooks import (
+    WebhookDispatcher,
+    check_events,
+    check_target,
+    register,
+)
 from postventa.delivery.worker import Worker
 from postventa.domain.errors import BadRequest
 from postventa.domain.messages import MessageStatus
@@ -128,8 +133,8 @@ def verifies(
     )
 
 
-def drain(dispatcher: WebhookDispatcher) -> None:
-    asyncio.run(dispatcher.drain())
+def drain(sender: WebhookDispatcher) -> None:
+    asyncio.run(sender.drain())
 
 
 # A real receiver over HTTP, served by uvicorn in a thread.
@@ -298,11 +303,11 @@ def test_a_receiver_that_fails_at_first_gets_the_event_later_with_the_same_id(
     clock = Clock()
     refused = httpx.ConnectError("connection refused")
     receiver = Receiver(deque([500, 503, refused, 302]))
-    worker = dispatcher(database, receiver, clock)
+    sender = dispatcher(database, receiver, clock)
 
     for _ in range(6):
-        drain(worker)
-        drain(worker)  # nothing is due again before its time
+        drain(sender)
+        drain(sender)  # nothing is due again before its time
         clock.advance(3600)
 
     assert len(receiver.seen) == 5
@@ -324,10 +329,10 @@ def test_a_delivery_still_failing_three_days_after_its_event_ends_failed(
     seller.buyer_replies(seller.add_order())
     clock = Clock()
     receiver = Receiver(deque([500] * 1000))
-    worker = dispatcher(database, receiver, clock)
+    sender = dispatcher(database, receiver, clock)
 
     for _ in range(80):
-        drain(worker)
+        drain(sender)
         clock.advance(3600)
 
     tries = [a.attempt for a in attempts(database)]
@@ -396,11 +401,28 @@ def test_http_and_https_targets_with_a_host_are_accepted(url: str) -> None:
     assert check_target(f"  {url} ") == url
 
 
-def test_an_unknown_event_type_is_refused(database: Database, seller: Seller) -> None:
-    with pytest.raises(BadRequest, match=r"message\.sent"), database.transaction() as r:
-        register(
-            r, seller.account_id, "https://hooks.test/", ["message.sent"], Clock()()
-        )
+def test_an_unknown_event_type_is_refused_and_none_means_every_type() -> None:
+    with pytest.raises(BadRequest, match=r"message\.sent"):
+        check_events([RECEIVED, "message.sent"])
+    assert check_events([]) == (STATUS_CHANGED, RECEIVED)
+    assert check_events([RECEIVED, RECEIVED]) == (RECEIVED,)
+
+
+def test_a_removed_endpoint_gets_nothing_more_not_even_what_was_pending(
+    database: Database, seller: Seller
+) -> None:
+    endpoint_id, _ = subscribe(database, seller)
+    seller.buyer_replies(seller.add_order())
+    receiver = Receiver()
+
+    with database.transaction() as repos:
+        cancelled = repos.webhooks.remove_endpoint(endpoint_id, Clock()())
+        again = repos.webhooks.remove_endpoint(endpoint_id, Clock()())
+    seller.buyer_replies(seller.add_order(Id=1002, PackId="p2"))
+    drain(dispatcher(database, receiver, Clock()))
+
+    assert (cancelled, again) == (1, None)
+    assert receiver.seen == []
 
 
 # The command line, against a fresh data directory.
@@ -493,13 +515,13 @@ def test_the_cli_shows_each_attempt_with_its_answer_and_next_retry(env: Env) -> 
     with store(env) as database:
         seller.database = database
         seller.buyer_replies(1001)
-        worker = dispatcher(database, receiver, Clock())
-        drain(worker)
+        drain(dispatcher(database, receiver, Clock()))
 
     shown = cli_json(env, "webhooks", "attempts", "--endpoint", str(added["id"]))
     table = run(env, "webhooks", "attempts", "--account", account)
 
     [attempt] = shown
+    assert verifies(added["secret"], receiver.seen[0], time.time())
     assert attempt["event_id"] == receiver.event_ids[0]
     assert attempt["event_type"] == RECEIVED
     assert (attempt["url"], attempt["attempt"]) == ("https://h.test/", 1)

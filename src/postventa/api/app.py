@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,15 +19,17 @@ from postventa.api.access_log import access_log
 from postventa.api.auth import Authenticator
 from postventa.api.errors import JSON, render_fault, render_http_error, render_refusal
 from postventa.api.gate import Gate
+from postventa.api.limits import close_limiters, make_limiters
+from postventa.api.metrics import Metrics, count_requests
 from postventa.api.openapi import openapi_document
-from postventa.api.ratelimit import GcraLimiter
+from postventa.api.operations import operation_routes
 from postventa.api.reads import read_routes
 from postventa.api.send import SendEndpoint
 from postventa.config import Settings
 from postventa.delivery.runtime import DeliveryRuntime
 from postventa.domain.attachments import MAX_ATTACHMENT_BYTES
 from postventa.domain.errors import BadRequest, PostventaError, ServiceUnavailable
-from postventa.store.blobs import LocalBlobStore
+from postventa.store.blobs import BlobStore, LocalBlobStore
 from postventa.store.database import Database
 
 log = structlog.get_logger(__name__)
@@ -43,7 +46,7 @@ async def purge_idempotency_keys(database: Database, ttl: timedelta) -> int:
 
 
 def recover_blobs(
-    database: Database, blobs: LocalBlobStore, grace: float | None = None
+    database: Database, blobs: BlobStore, grace: float | None = None
 ) -> None:
     """Settle attachments left staged by a crash: keep those a message names."""
 
@@ -114,27 +117,28 @@ async def take_notification(
 def create_app(
     settings: Settings,
     database: Database,
-    blobs: LocalBlobStore | None = None,
+    blobs: BlobStore | None = None,
     delivery: DeliveryRuntime | None = None,
+    metrics: Metrics | None = None,
 ) -> ASGIApp:
     """Build the API over an open, migrated database.
 
     With ``delivery``, new messages wake its worker, marketplace notifications
-    are taken, and its worker and poller run while the app runs.
+    are taken, and its worker and poller run while the app runs. Without
+    ``blobs``, attachments are kept in the data directory.
     """
     blobs = blobs or LocalBlobStore(settings.blob_dir, MAX_ATTACHMENT_BYTES)
-    authenticator = Authenticator(
-        database,
-        GcraLimiter(settings.bad_key_limit_per_minute),
-        settings.auth_cache_seconds,
-    )
-    gate = Gate(authenticator, GcraLimiter(settings.rate_limit_per_minute))
+    metrics = metrics or Metrics()
+    per_key, bad_keys = make_limiters(settings)
+    authenticator = Authenticator(database, bad_keys, settings.auth_cache_seconds)
+    gate = Gate(authenticator, per_key)
     endpoint = SendEndpoint(
         database,
         gate,
         settings.max_body_bytes,
         blobs,
         on_accepted=delivery.wake if delivery else None,
+        metrics=metrics,
     )
 
     @post("/v2/orders/{orderId:str}/messages", status_code=200)
@@ -149,25 +153,12 @@ def create_app(
     async def openapi() -> dict[str, Any]:
         return openapi_document()
 
-    @get("/healthz", media_type=JSON)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @get("/readyz", media_type=JSON)
-    async def readyz() -> Response[dict[str, str]]:
-        ready = database.is_current()
-        return Response(
-            {"status": "ready" if ready else "migrations pending"},
-            status_code=200 if ready else 503,
-        )
-
     app = Litestar(
         route_handlers=[
             send_message,
             notification,
             openapi,
-            healthz,
-            readyz,
+            *operation_routes(database, metrics),
             *read_routes(database, gate, blobs),
         ],
         exception_handlers={
@@ -176,9 +167,10 @@ def create_app(
             Exception: render_fault,
         },
         on_startup=[lambda: recover_blobs(database, blobs)],
+        on_shutdown=[functools.partial(close_limiters, per_key, bad_keys)],
         lifespan=[_housekeeping(settings, database), _delivery(delivery)],
         openapi_config=None,
         logging_config=None,
         request_max_body_size=None,
     )
-    return access_log(app)
+    return access_log(count_requests(app, metrics))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+from anyio import to_thread
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.response import Stream
@@ -23,7 +24,7 @@ from postventa.service.reads import (
     message_of_order,
     order_conversation,
 )
-from postventa.store.blobs import LocalBlobStore
+from postventa.store.blobs import BlobStore
 from postventa.store.database import Database
 from postventa.store.reads import OrderFilter
 
@@ -98,7 +99,7 @@ def content_disposition(name: str) -> str:
 
 
 def read_routes(
-    database: Database, gate: Gate, blobs: LocalBlobStore
+    database: Database, gate: Gate, blobs: BlobStore
 ) -> list[HTTPRouteHandler]:
     """The read handlers, bound to the store and the gate."""
 
@@ -175,9 +176,9 @@ def read_routes(
         _, message = await database.read(
             lambda repos: message_of_order(repos, account_id, order_id, message_id)
         )
-        if message.attachment is None or not blobs.exists(message.attachment.sha256):
-            raise NotFound(f"Message {message_id} has no attachment.")
         found = message.attachment
+        if found is None or not await to_thread.run_sync(blobs.exists, found.sha256):
+            raise NotFound(f"Message {message_id} has no attachment.")
         return Stream(
             _chunks(blobs, found.sha256),
             media_type=found.media_type,
@@ -192,7 +193,9 @@ def read_routes(
     return [list_orders, one_order, conversation, options, one_message, attachment]
 
 
-async def _chunks(blobs: LocalBlobStore, sha256: str) -> AsyncIterator[bytes]:
-    with blobs.open(sha256) as content:
-        while piece := content.read(CHUNK):
+async def _chunks(blobs: BlobStore, sha256: str) -> AsyncIterator[bytes]:
+    """The content a piece at a time, each read in a worker thread: the store
+    may be across a network."""
+    with await to_thread.run_sync(blobs.open, sha256) as content:
+        while piece := await to_thread.run_sync(content.read, CHUNK):
             yield piece

@@ -72,6 +72,7 @@ class Worker:
         idle_poll_seconds: float = 1.0,
         backoff: Backoff | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_attempt: Callable[[str, str], None] | None = None,
     ) -> None:
         self.name = f"worker-{uuid.uuid4().hex[:12]}"
         self._database = database
@@ -83,6 +84,8 @@ class Worker:
         self._idle_poll = idle_poll_seconds
         self._backoff = backoff or Backoff()
         self._clock = clock
+        # Told each attempt's outcome and the message's status, for metrics.
+        self._on_attempt = on_attempt
         self._wakeup = asyncio.Event()
         self._in_flight: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -257,6 +260,8 @@ class Worker:
             return held
 
         held = await self._database.write(record)
+        if self._on_attempt is not None:
+            self._on_attempt(attempt.outcome, values["status"])
         event = f"delivery.{attempt.outcome}"
         if not held:
             bound.warning("delivery.lease_lost", outcome=attempt.outcome)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from postventa.store.credentials import CredentialRepository
+from postventa.store.metrics import MetricsRepository
 from postventa.store.outbox import OutboxRepository
 from postventa.store.reads import ReadRepository
 from postventa.store.repositories import (
@@ -31,4 +32,5 @@ class Repositories:
         self.outbox = OutboxRepository(connection)
         self.credentials = CredentialRepository(connection, sealer)
         self.reads = ReadRepository(connection)
+        self.metrics = MetricsRepository(connection)
         self.webhooks = WebhookRepository(connection, sealer)

@@ -148,7 +148,7 @@ class WebhookRepository:
     def add_endpoint(
         self, account_id: int, url: str, events: tuple[str, ...], now: datetime
     ) -> tuple[Endpoint, str]:
-        """Store an endpoint (its target already checked) with a new secret."""
+        """Store an endpoint (``register`` checks its target) with a new secret."""
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         sealed = self._sealer is not None
         stored = self._sealer.seal(secret) if self._sealer is not None else secret

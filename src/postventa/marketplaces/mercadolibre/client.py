@@ -21,7 +21,7 @@ from postventa.marketplaces.mercadolibre.documents import (
 )
 from postventa.marketplaces.mercadolibre.errors import status_error
 from postventa.marketplaces.mercadolibre.tokens import Tokens
-from postventa.marketplaces.mercadolibre.wire import Call, Upload, Wire
+from postventa.marketplaces.mercadolibre.wire import Call, CallObserver, Upload, Wire
 from postventa.marketplaces.port import (
     ConversationView,
     Credentials,
@@ -70,11 +70,12 @@ class MercadoLibre:
         posts_per_minute: int = 500,
         gets_per_minute: int = 500,
         timeout: float = 10.0,
+        on_call: CallObserver | None = None,
     ) -> None:
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout)
         limits = {"GET": gets_per_minute, "POST": posts_per_minute}
-        self._wire = Wire(self._http, base_url, open_blob, limits, timeout)
+        self._wire = Wire(self._http, base_url, open_blob, limits, timeout, on_call)
         self._tokens = Tokens(credentials, self._wire)
         self._buyers: OrderedDict[tuple[int, str], int] = OrderedDict()
 

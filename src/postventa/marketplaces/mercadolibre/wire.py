@@ -28,6 +28,9 @@ CALL_FAILED = "mercadolibre.call_failed"
 DEADLINE_FACTOR = 4.0
 
 log = structlog.get_logger(__name__)
+# Told each call's method, route template, status (None without an answer)
+# and duration in seconds, for metrics.
+CallObserver = Callable[[str, str, int | None, float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +72,10 @@ class Wire:
         open_blob: Callable[[str], BinaryIO],
         limits: Mapping[str, int],
         timeout: float,
+        on_call: CallObserver | None = None,
     ) -> None:
         self._http = http
+        self._on_call = on_call
         self._base_url = base_url.rstrip("/")
         self._open_blob = open_blob
         self._limits = dict(limits)
@@ -89,6 +94,7 @@ class Wire:
         try:
             response = await self._request(call, token)
         except (httpx.TransportError, TimeoutError) as exc:
+            self._observe(call, None, started)
             bound.warning(
                 CALL_FAILED, error=type(exc).__name__, duration_ms=_since(started)
             )
@@ -96,6 +102,7 @@ class Wire:
 
         if response.status_code == 429:
             limiter.pause(retry_after(response.headers) or TOO_MANY_RETRY_AFTER)
+        self._observe(call, response.status_code, started)
         emit = bound.info if response.status_code < 400 else bound.warning
         emit(CALL, status=response.status_code, duration_ms=_since(started))
         return response
@@ -108,6 +115,11 @@ class Wire:
             # between granting a call here and its arrival there.
             self._limiters[key] = FairLimiter(self._limits[method], window=61.0)
         return self._limiters[key]
+
+    def _observe(self, call: Call, status: int | None, started: float) -> None:
+        if self._on_call is not None:
+            elapsed = time.perf_counter() - started
+            self._on_call(call.method, call.route, status, elapsed)
 
     async def aclose(self) -> None:
         for limiter in self._limiters.values():
