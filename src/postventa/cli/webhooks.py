@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from postventa.cli import AccountId, AsJson, _now, _print_json, _transaction
+from postventa.cli.common import AccountId, AsJson, _now, _print_json, _transaction
 from postventa.delivery.webhooks import register
 from postventa.domain.errors import NotFound
 from postventa.store.webhooks import EVENT_TYPES, AttemptView, Endpoint, timestamp

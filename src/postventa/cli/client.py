@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from postventa.cli import EXIT_SETUP, AsJson, _fail, _print_json
+from postventa.cli.common import EXIT_SETUP, AsJson, _fail, _print_json
 from postventa.client import Client, Message, OptionAvailability, PostventaError
 from postventa.domain.options import MessageOption
 
