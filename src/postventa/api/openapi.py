@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from postventa import __version__
-from postventa.api.openapi_reads import conversation_get, read_paths, read_schemas
+from postventa.api.openapi_reads import (
+    conversation_get,
+    operation_paths,
+    read_paths,
+    read_schemas,
+)
 from postventa.domain.options import MessageOption
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -202,6 +207,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": conversation_get(),
             },
             **read_paths(),
+            **operation_paths(),
         },
         "components": {
             "schemas": {

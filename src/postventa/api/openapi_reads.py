@@ -31,6 +31,18 @@ def _path(*names: str) -> list[dict[str, Any]]:
     ]
 
 
+def _rate_headers() -> dict[str, Any]:
+    return {
+        name: {"description": text, "schema": {"type": "integer"}}
+        for name, text in (
+            ("x-ratelimit-limit", "Requests allowed a minute for this key."),
+            ("x-ratelimit-remaining", "Requests left in the current window."),
+            ("x-ratelimit-reset", "Seconds until the window is full again."),
+            ("x-ratelimit-retryafter", "Seconds to wait; -1 when allowed."),
+        )
+    }
+
+
 def _errors(*statuses: str) -> dict[str, Any]:
     texts = {
         "400": "A malformed parameter.",
@@ -39,13 +51,24 @@ def _errors(*statuses: str) -> dict[str, Any]:
         "404": "Not found in this account (or this pack).",
         "429": "The key's rate is exceeded.",
     }
-    return {
+    answers: dict[str, Any] = {
         status: {
             "description": texts[status],
+            "headers": {} if status == "401" else _rate_headers(),
             "content": {"application/json": {"schema": _ERROR}},
         }
         for status in statuses
     }
+    if "429" in answers:
+        answers["429"]["headers"]["Retry-After"] = {
+            "description": "Whole seconds to wait before retrying.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    answers["500"] = {
+        "description": "An unexpected fault; the string carries a reference id.",
+        "content": {"application/json": {"schema": {"type": "string"}}},
+    }
+    return answers
 
 
 def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -110,6 +133,7 @@ def read_paths() -> dict[str, Any]:
     }
     content = {
         "description": "The attachment's content, with its media type.",
+        "headers": _rate_headers(),
         "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
     }
     return {
@@ -220,5 +244,75 @@ def read_schemas() -> dict[str, Any]:
                 "AttachmentAllowed": {"type": "boolean"},
                 "Reason": nullable_text,
             },
+        },
+    }
+
+
+def operation_paths() -> dict[str, Any]:
+    """The notification route and the operational endpoints."""
+    status = {"type": "object", "properties": {"status": {"type": "string"}}}
+    return {
+        "/notifications/mercadolibre": {
+            "post": {
+                "operationId": "takeNotification",
+                "summary": "A marketplace notification, answered at once",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["topic", "resource", "user_id"],
+                                "properties": {
+                                    "topic": {"const": "messages"},
+                                    "resource": {"type": "string"},
+                                    "user_id": {"type": ["integer", "string"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "Received; the message is fetched afterwards."
+                    },
+                    "400": {
+                        "description": "Not a messages notification.",
+                        "content": {"application/json": {"schema": _ERROR}},
+                    },
+                    "503": {
+                        "description": "This process delivers to no marketplace.",
+                        "content": {"application/json": {"schema": _ERROR}},
+                    },
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "summary": "The process is alive",
+                "responses": {
+                    "200": {
+                        "description": "Alive.",
+                        "content": {"application/json": {"schema": status}},
+                    }
+                },
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "ready",
+                "summary": "The database answers and its migrations are current",
+                "responses": {
+                    "200": {
+                        "description": "Ready.",
+                        "content": {"application/json": {"schema": status}},
+                    },
+                    "503": {
+                        "description": "Not ready.",
+                        "content": {"application/json": {"schema": status}},
+                    },
+                },
+            }
         },
     }
