@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from postventa.domain.accounts import Account, KeyGrant
 from postventa.domain.logistics import LogisticType
@@ -22,6 +23,46 @@ from postventa.domain.orders import Order
 from postventa.service.ports import StoredAnswer
 from postventa.store import tables as t
 from postventa.store.upsert import upsert
+
+# The hot path's statements, built once: a statement object reused is neither
+# rebuilt nor re-keyed for SQLAlchemy's compiled cache on every request.
+_KEY_BY_DIGEST = select(t.api_keys.c.id, t.api_keys.c.digest).where(
+    t.api_keys.c.digest == bindparam("digest"), t.api_keys.c.revoked_at.is_(None)
+)
+_ENABLED_ACCOUNTS = (
+    select(t.api_key_accounts.c.account_id)
+    .join(t.accounts, t.accounts.c.id == t.api_key_accounts.c.account_id)
+    .where(t.api_key_accounts.c.key_id == bindparam("key_id"), ~t.accounts.c.disabled)
+)
+_ORDER = select(t.orders).where(
+    t.orders.c.account_id == bindparam("account_id"),
+    t.orders.c.id == bindparam("order_id"),
+)
+_BLOCKED = select(t.conversations.c.blocked_reason).where(
+    t.conversations.c.account_id == bindparam("account_id"),
+    t.conversations.c.pack_id == bindparam("pack_id"),
+)
+_PACK_MESSAGES = (
+    select(t.messages)
+    .where(
+        t.messages.c.account_id == bindparam("account_id"),
+        t.messages.c.pack_id == bindparam("pack_id"),
+    )
+    .order_by(t.messages.c.id)
+)
+_LOCK = (
+    select(t.conversations.c.pack_id)
+    .where(
+        t.conversations.c.account_id == bindparam("account_id"),
+        t.conversations.c.pack_id == bindparam("pack_id"),
+    )
+    .with_for_update()
+)
+_OPEN_CONVERSATION = {
+    name: dialect.insert(t.conversations).on_conflict_do_nothing()
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_ADD_MESSAGE = insert(t.messages).returning(t.messages.c.id)
 
 
 class AccountRepository:
@@ -79,18 +120,10 @@ class ApiKeyRepository:
         )
 
     def grant(self, digest: str) -> KeyGrant | None:
-        key = self._db.execute(
-            select(t.api_keys.c.id, t.api_keys.c.digest).where(
-                t.api_keys.c.digest == digest, t.api_keys.c.revoked_at.is_(None)
-            )
-        ).one_or_none()
+        key = self._db.execute(_KEY_BY_DIGEST, {"digest": digest}).one_or_none()
         if key is None:
             return None
-        enabled = self._db.scalars(
-            select(t.api_key_accounts.c.account_id)
-            .join(t.accounts, t.accounts.c.id == t.api_key_accounts.c.account_id)
-            .where(t.api_key_accounts.c.key_id == key.id, ~t.accounts.c.disabled)
-        )
+        enabled = self._db.scalars(_ENABLED_ACCOUNTS, {"key_id": key.id})
         return KeyGrant(
             key_id=key.id, digest=key.digest, account_ids=frozenset(enabled)
         )
@@ -110,9 +143,7 @@ class OrderRepository:
 
     def get(self, account_id: int, order_id: int) -> Order | None:
         row = self._db.execute(
-            select(t.orders).where(
-                t.orders.c.account_id == account_id, t.orders.c.id == order_id
-            )
+            _ORDER, {"account_id": account_id, "order_id": order_id}
         ).one_or_none()
         return order_from_row(row) if row else None
 
@@ -185,19 +216,9 @@ class MessageRepository:
         self._db = connection
 
     def conversation(self, account_id: int, pack_id: str) -> Conversation:
-        blocked = self._db.scalar(
-            select(t.conversations.c.blocked_reason).where(
-                t.conversations.c.account_id == account_id,
-                t.conversations.c.pack_id == pack_id,
-            )
-        )
-        rows = self._db.execute(
-            select(t.messages)
-            .where(
-                t.messages.c.account_id == account_id, t.messages.c.pack_id == pack_id
-            )
-            .order_by(t.messages.c.id)
-        )
+        where = {"account_id": account_id, "pack_id": pack_id}
+        blocked = self._db.scalar(_BLOCKED, where)
+        rows = self._db.execute(_PACK_MESSAGES, where)
         return Conversation(
             pack_id=pack_id,
             messages=[message_from_row(row) for row in rows],
@@ -206,21 +227,11 @@ class MessageRepository:
 
     def lock_conversation(self, account_id: int, pack_id: str, now: datetime) -> None:
         """Serialize writers of one pack (a row lock on PostgreSQL)."""
-        statement = upsert(self._db, t.conversations)
-        self._db.execute(
-            statement.values(
-                account_id=account_id, pack_id=pack_id, updated_at=now
-            ).on_conflict_do_nothing()
-        )
-        if self._db.dialect.name == "postgresql":
-            self._db.execute(
-                select(t.conversations.c.pack_id)
-                .where(
-                    t.conversations.c.account_id == account_id,
-                    t.conversations.c.pack_id == pack_id,
-                )
-                .with_for_update()
-            )
+        dialect = self._db.dialect.name
+        where = {"account_id": account_id, "pack_id": pack_id}
+        self._db.execute(_OPEN_CONVERSATION[dialect], {**where, "updated_at": now})
+        if dialect == "postgresql":
+            self._db.execute(_LOCK, where)
 
     def has_marketplace_message(
         self, account_id: int, marketplace_message_id: str
@@ -244,8 +255,8 @@ class MessageRepository:
     def add(self, message: Message) -> int:
         attachment = message.attachment
         row = self._db.execute(
-            insert(t.messages)
-            .values(
+            _ADD_MESSAGE,
+            dict(
                 account_id=message.account_id,
                 order_id=message.order_id,
                 pack_id=message.pack_id,
@@ -267,8 +278,7 @@ class MessageRepository:
                     if message.status is MessageStatus.QUEUED
                     else None
                 ),
-            )
-            .returning(t.messages.c.id)
+            ),
         ).one()
         if (
             message.status is MessageStatus.QUEUED
