@@ -8,12 +8,14 @@ skipped with the reason, except under ``CI=true``, where they fail.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -40,6 +42,19 @@ def _url_of(database: str) -> str:
         .set(database=database)
         .render_as_string(hide_password=False)
     )
+
+
+@pytest.fixture(autouse=True)
+def fresh_logging() -> Iterator[None]:
+    """Put logging back after each test: a structlog logger first used under a
+    configuration a test left behind (the CLI's, caching loggers) would stay
+    bound to it and escape a later test's ``capture_logs``."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from postventa.domain.errors import BadRequest
+
 PREFIX = "POSTVENTA_"
 MIB = 1024 * 1024
 MERCADOLIBRE_API_URL = "https://api.mercadolibre.com"
@@ -57,6 +59,11 @@ class Settings:
     s3_endpoint_url: str = ""
     redis_url: str = ""
     redis_key_prefix: str = "postventa:rl:"
+    console_username: str = ""
+    console_password_hash: str = ""
+    console_session_idle_minutes: int = 30
+    console_secure_cookie: bool = False
+    console_login_attempts_per_minute: int = 10
 
     @property
     def blob_dir(self) -> Path:
@@ -86,6 +93,13 @@ class Settings:
                 values[spec.name] = _PARSERS[spec.name](env[name])
             except ValueError as exc:
                 problems.append(f"{name}: {exc}")
+        if bool(values.get("console_username")) != bool(
+            values.get("console_password_hash")
+        ):
+            problems.append(
+                "POSTVENTA_CONSOLE_USERNAME and POSTVENTA_CONSOLE_PASSWORD_HASH "
+                "go together"
+            )
         if problems:
             raise ConfigError("; ".join(problems))
         return cls(**values)
@@ -171,6 +185,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "s3_endpoint_url": lambda text: _http_url(text),
     "redis_url": lambda text: _redis_url(text),
     "redis_key_prefix": _non_empty,
+    "console_username": lambda text: _username(text),
+    "console_password_hash": lambda text: _password_hash(text),
+    "console_session_idle_minutes": _positive_int,
+    "console_secure_cookie": lambda text: _boolean(text),
+    "console_login_attempts_per_minute": _positive_int,
 }
 
 
@@ -226,4 +245,22 @@ def _fernet_key(text: str) -> str:
         raise ValueError(
             "must be 32 bytes in URL-safe base64 (`postventa secret-key` makes one)"
         ) from exc
+    return value
+
+
+def _username(text: str) -> str:
+    from postventa.domain.operators import check_username
+
+    try:
+        return check_username(text)
+    except BadRequest as exc:
+        raise ValueError(exc.message) from exc
+
+
+def _password_hash(text: str) -> str:
+    from postventa.console.passwords import is_password_hash
+
+    value = text.strip()
+    if not is_password_hash(value):
+        raise ValueError("must be a hash from `postventa operators hash`")
     return value

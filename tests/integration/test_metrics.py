@@ -126,7 +126,9 @@ class TestMessageCounters:
     ) -> None:
         response = client.get("/metrics")
 
-        assert response.headers["content-type"].startswith("text/plain; version=")
+        content_type = response.headers["content-type"]
+        assert content_type.startswith("text/plain; version=")
+        assert content_type.count("charset=utf-8") == 1
 
 
 class TestOutboxGauges:

@@ -26,6 +26,8 @@ from postventa.api.operations import operation_routes
 from postventa.api.reads import read_routes
 from postventa.api.send import SendEndpoint
 from postventa.config import Settings
+from postventa.console.pages import template_config
+from postventa.console.routes import console_routes
 from postventa.delivery.runtime import DeliveryRuntime
 from postventa.domain.attachments import MAX_ATTACHMENT_BYTES
 from postventa.domain.errors import BadRequest, PostventaError, ServiceUnavailable
@@ -160,6 +162,9 @@ def create_app(
             openapi,
             *operation_routes(database, metrics),
             *read_routes(database, gate, blobs),
+            *console_routes(
+                settings, database, blobs, delivery.wake if delivery else None
+            ),
         ],
         exception_handlers={
             PostventaError: render_refusal,
@@ -172,5 +177,6 @@ def create_app(
         openapi_config=None,
         logging_config=None,
         request_max_body_size=None,
+        template_config=template_config(),
     )
     return access_log(count_requests(app, metrics))

@@ -17,7 +17,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from postventa.domain.messages import MessageStatus
 from postventa.store.metrics import OutboxDepth
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# Litestar adds the charset to every text/ type itself.
+CONTENT_TYPE = CONTENT_TYPE_LATEST.split("; charset=")[0]
 ACCEPTED = "accepted"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"

@@ -189,7 +189,7 @@ class SendEndpoint:
             order = await self._find_order(account_id, params)
             if parse_error is not None:
                 raise parse_error
-            draft, received = _draft(order, params, self._blobs.stage)
+            draft, received = draft_from_parameters(order, params, self._blobs.stage)
             if conflict is not None:
                 raise Conflict(conflict)
         except (BadRequest, NotFound, Conflict) as exc:
@@ -253,9 +253,10 @@ def _idempotency(
     return Idempotency(key, params.fingerprint())
 
 
-def _draft(
+def draft_from_parameters(
     order: Order, params: Parameters, stage: Callable[[], StagedBlob]
 ) -> tuple[MessageDraft, ReceivedAttachment | None]:
+    """Step 7 for an order: the option, the text and the attachment (400)."""
     params.check_placement()
     option = params.single("messageOptions", parse_message_option)
     if option is None:

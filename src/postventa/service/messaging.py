@@ -10,6 +10,7 @@ import structlog
 from postventa.domain.errors import BadRequest, Conflict, PreconditionFailed
 from postventa.domain.messages import (
     Attachment,
+    Conversation,
     Direction,
     Message,
     MessageDraft,
@@ -43,13 +44,8 @@ def draft_message(
     return MessageDraft(option, clean_free_text(text), attachment)
 
 
-def send_message(
-    uow: UnitOfWork, order: Order, draft: MessageDraft, now: datetime
-) -> int:
-    """Accept a message, or refuse it as a duplicate (409) or by a rule (412)."""
-    uow.messages.lock_conversation(order.account_id, order.pack_id, now)
-    conversation = uow.messages.conversation(order.account_id, order.pack_id)
-
+def check_draft(order: Order, conversation: Conversation, draft: MessageDraft) -> None:
+    """Refuse a draft that repeats a pending message (409) or breaks a rule (412)."""
     duplicate = pending_duplicate(conversation, draft)
     if duplicate is not None:
         raise Conflict(
@@ -60,6 +56,15 @@ def send_message(
     refusal = first_refusal(order, conversation, intent)
     if refusal is not None:
         raise PreconditionFailed(refusal.message, rule=refusal.rule)
+
+
+def send_message(
+    uow: UnitOfWork, order: Order, draft: MessageDraft, now: datetime
+) -> int:
+    """Accept a message, or refuse it as a duplicate (409) or by a rule (412)."""
+    uow.messages.lock_conversation(order.account_id, order.pack_id, now)
+    conversation = uow.messages.conversation(order.account_id, order.pack_id)
+    check_draft(order, conversation, draft)
 
     message_id = uow.messages.add(
         Message(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from postventa.store.console import ConsoleRepository
 from postventa.store.credentials import CredentialRepository
 from postventa.store.metrics import MetricsRepository
+from postventa.store.operators import OperatorRepository
 from postventa.store.outbox import OutboxRepository
 from postventa.store.reads import ReadRepository
 from postventa.store.repositories import (
@@ -34,3 +36,5 @@ class Repositories:
         self.reads = ReadRepository(connection)
         self.metrics = MetricsRepository(connection)
         self.webhooks = WebhookRepository(connection, sealer)
+        self.operators = OperatorRepository(connection)
+        self.console = ConsoleRepository(connection)

@@ -1,0 +1,1 @@
+"""The operator's web console: server-rendered pages under ``/console``."""
