@@ -17,12 +17,12 @@ async def send_from_both(
     settings: Settings, seller: Seller, order_id: int
 ) -> list[Any]:
     stores = [Database(settings.database), Database(settings.database)]
+    apps: list[Any] = [create_app(settings, store) for store in stores]
     clients = [
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(settings, store)),  # type: ignore[arg-type]
-            base_url="http://postventa",
+            transport=httpx.ASGITransport(app=app), base_url="http://postventa"
         )
-        for store in stores
+        for app in apps
     ]
     try:
         responses = await asyncio.gather(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from postventa.store.database import Database
 from postventa.store.unit_of_work import Repositories
 
 
-def add_account(name: str) -> object:
+def add_account(name: str) -> Callable[[Repositories], int]:
     def job(repos: Repositories) -> int:
         return repos.accounts.add(name, "MLA", datetime.now(UTC)).id
 
@@ -20,7 +21,7 @@ def add_account(name: str) -> object:
 def test_concurrent_writes_all_commit(database: Database) -> None:
     async def many() -> list[int]:
         return await asyncio.gather(
-            *(database.write(add_account(f"a{i}")) for i in range(200))  # type: ignore[arg-type]
+            *(database.write(add_account(f"a{i}")) for i in range(200))
         )
 
     ids = asyncio.run(many())
@@ -37,9 +38,9 @@ def test_a_failing_job_rolls_back_alone(database: Database) -> None:
 
     async def mixed() -> list[object]:
         return await asyncio.gather(
-            database.write(add_account("kept")),  # type: ignore[arg-type]
+            database.write(add_account("kept")),
             database.write(failing),
-            database.write(add_account("also kept")),  # type: ignore[arg-type]
+            database.write(add_account("also kept")),
             return_exceptions=True,
         )
 
@@ -66,6 +67,6 @@ def test_the_writer_survives_a_caller_whose_event_loop_closed(
     time.sleep(0.3)
 
     async def write_again() -> object:
-        return await asyncio.wait_for(database.write(add_account("after")), 10)  # type: ignore[arg-type]
+        return await asyncio.wait_for(database.write(add_account("after")), 10)
 
     assert asyncio.run(write_again()) == 1
