@@ -19,6 +19,7 @@ from postventa.api.gate import Gate, query_parameters
 from postventa.api.params import parse_integer
 from postventa.api.views import message_view, option_view, order_view
 from postventa.domain.errors import BadRequest, NotFound
+from postventa.domain.messages import Message
 from postventa.service.reads import (
     available_options,
     message_of_order,
@@ -176,21 +177,30 @@ def read_routes(
         _, message = await database.read(
             lambda repos: message_of_order(repos, account_id, order_id, message_id)
         )
-        found = message.attachment
-        if found is None or not await to_thread.run_sync(blobs.exists, found.sha256):
-            raise NotFound(f"Message {message_id} has no attachment.")
-        return Stream(
-            _chunks(blobs, found.sha256),
-            media_type=found.media_type,
-            headers={
-                **request.state.rate_headers,
-                "content-length": str(found.size),
-                "content-disposition": content_disposition(found.name),
-                "x-content-type-options": "nosniff",
-            },
+        return await attachment_response(
+            blobs, message, extra_headers=request.state.rate_headers
         )
 
     return [list_orders, one_order, conversation, options, one_message, attachment]
+
+
+async def attachment_response(
+    blobs: BlobStore, message: Message, extra_headers: dict[str, str] | None = None
+) -> Stream:
+    """A message's attachment streamed back, or 404 when it has none."""
+    found = message.attachment
+    if found is None or not await to_thread.run_sync(blobs.exists, found.sha256):
+        raise NotFound(f"Message {message.id} has no attachment.")
+    return Stream(
+        _chunks(blobs, found.sha256),
+        media_type=found.media_type,
+        headers={
+            **(extra_headers or {}),
+            "content-length": str(found.size),
+            "content-disposition": content_disposition(found.name),
+            "x-content-type-options": "nosniff",
+        },
+    )
 
 
 async def _chunks(blobs: BlobStore, sha256: str) -> AsyncIterator[bytes]:

@@ -7,13 +7,12 @@ key is ever needed, shown or put in a URL.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import structlog
-from anyio import to_thread
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.handlers import HTTPRouteHandler
@@ -21,7 +20,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 from litestar.static_files import create_static_files_router
 
-from postventa.api.reads import content_disposition
+from postventa.api.reads import attachment_response
 from postventa.config import Settings
 from postventa.console.auth import PATH, Sessions, SignIn, check_form_token
 from postventa.console.errors import exception_handlers, is_htmx
@@ -35,7 +34,6 @@ from postventa.console.views import (
     can_send_now,
     page_number,
 )
-from postventa.domain.errors import NotFound
 from postventa.service.deliveries import cancel_delivery, retry_delivery
 from postventa.service.reads import available_options, message_of_order
 from postventa.store.blobs import BlobStore
@@ -143,26 +141,9 @@ def browse_routes(console: Console) -> list[HTTPRouteHandler]:
         _, message = await database.read(
             lambda repos: message_of_order(repos, account_id, order_id, message_id)
         )
-        found = message.attachment
-        blobs = console.blobs
-        if found is None or not await to_thread.run_sync(blobs.exists, found.sha256):
-            raise NotFound(f"Message {message_id} has no attachment.")
-        return Stream(
-            _chunks(blobs, found.sha256),
-            media_type=found.media_type,
-            headers={
-                "content-length": str(found.size),
-                "content-disposition": content_disposition(found.name),
-            },
-        )
+        return await attachment_response(console.blobs, message)
 
     return [home, orders, conversation, thread, attachment]
-
-
-async def _chunks(blobs: BlobStore, sha256: str) -> AsyncIterator[bytes]:
-    with await to_thread.run_sync(blobs.open, sha256) as content:
-        while piece := await to_thread.run_sync(content.read, CHUNK):
-            yield piece
 
 
 def delivery_routes(console: Console) -> list[HTTPRouteHandler]:

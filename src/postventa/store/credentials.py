@@ -63,10 +63,6 @@ class CredentialRepository:
         )
         return int(found) if found is not None else None
 
-    def connected_accounts(self) -> set[int]:
-        rows = self._db.scalars(select(t.marketplace_credentials.c.account_id))
-        return {int(account_id) for account_id in rows}
-
     def _open(self, row: Any) -> Credentials:
         sealer = self._require_sealer()
         access = row.sealed_access_token

@@ -160,11 +160,17 @@ class GroupCommitWriter:
 def _run_in_savepoint(
     connection: Connection, repositories: Repositories, job: _PendingJob
 ) -> tuple[bool, Any]:
+    # One fixed savepoint name: SQLAlchemy's begin_nested() names each savepoint
+    # anew, which compiles new statements for every job on the hot path.
+    connection.exec_driver_sql("SAVEPOINT job")
     try:
-        with connection.begin_nested():
-            return True, job.run(repositories)
+        value = job.run(repositories)
     except Exception as exc:
+        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
+        connection.exec_driver_sql("RELEASE SAVEPOINT job")
         return False, exc
+    connection.exec_driver_sql("RELEASE SAVEPOINT job")
+    return True, value
 
 
 class Database:

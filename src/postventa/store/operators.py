@@ -32,14 +32,6 @@ class OperatorRepository:
     def list(self) -> list[Operator]:
         return [_operator(row) for row in self._db.execute(select(o).order_by(o.c.id))]
 
-    def set_password(self, username: str, password_hash: str) -> bool:
-        result = self._db.execute(
-            update(o)
-            .where(o.c.username == username)
-            .values(password_hash=password_hash)
-        )
-        return bool(result.rowcount)
-
     def start_session(self, session: ConsoleSession) -> None:
         self._db.execute(
             insert(s).values(

@@ -135,13 +135,6 @@ class OutboxRepository:
             )
         )
 
-    def next_due(self) -> datetime | None:
-        """When the earliest waiting message becomes due."""
-        due: datetime | None = self._db.scalar(
-            select(func.min(m.c.next_attempt_at)).where(m.c.status == QUEUED)
-        )
-        return due
-
     def release_waiting(self, account_id: int, now: datetime) -> int:
         """Make an account's waiting messages due now (after it connects)."""
         result = self._db.execute(
