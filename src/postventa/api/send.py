@@ -35,6 +35,7 @@ from postventa.domain.errors import (
     PreconditionFailed,
 )
 from postventa.domain.messages import MessageDraft
+from postventa.domain.options import MessageOption
 from postventa.domain.orders import Order
 from postventa.service.messaging import draft_message, send_message
 from postventa.service.ports import StoredAnswer
@@ -183,53 +184,39 @@ class SendEndpoint:
         idempotency: Idempotency | None,
         conflict: str | None = None,
     ) -> Answer:
-        """Steps 5 to 10; a key conflict answers at step 8, after 5 to 7 passed."""
-        received: ReceivedAttachment | None = None
+        """Steps 5 to 10 in one write job; a key conflict answers at step 8."""
         try:
-            order = await self._find_order(account_id, params)
-            if parse_error is not None:
-                raise parse_error
-            draft, received = draft_from_parameters(order, params, self._blobs.stage)
-            if conflict is not None:
-                raise Conflict(conflict)
-        except (BadRequest, NotFound, Conflict) as exc:
-            if received is not None:
-                received.blob.discard()
-            answer = Answer.refusal(exc)
+            order_id: int | BadRequest = _order_id(params)
+        except BadRequest as exc:
             if idempotency is None:
-                return answer
-            kept = await self._database.write(
-                lambda repos: (
-                    idempotency.remember(repos, account_id, answer)
-                    or idempotency.earlier(repos, account_id)
-                )
-            )
-            return answer if kept is True else kept
-
+                return Answer.refusal(exc)
+            order_id = exc
+        prepared = (
+            PreparedMessage.refused(parse_error)
+            if parse_error is not None
+            else prepare_message(params, self._blobs.stage)
+        )
         try:
-            answer = await self._database.write(_accept_job(order, draft, idempotency))
-            if answer.status == 200 and received is not None:
+            answer = await self._database.write(
+                _decision_job(account_id, order_id, prepared, idempotency, conflict)
+            )
+            if answer.status == 200 and prepared.received is not None:
                 # A store may upload here; the thread is waited for even if
                 # the request is cancelled, so the finally cannot race it.
-                await to_thread.run_sync(self._blobs.keep, received.blob)
+                await to_thread.run_sync(self._blobs.keep, prepared.received.blob)
         except KeyTaken as taken:
             return taken.answer
         finally:
-            if received is not None:
-                received.blob.discard()
+            prepared.discard()
         if answer.status == 200 and self._on_accepted is not None:
             self._on_accepted()
         return answer
 
-    async def _find_order(self, account_id: int, params: Parameters) -> Order:
-        order_id = params.single("orderId", parse_integer)
-        assert order_id is not None
-        order = await self._database.read(
-            lambda repos: repos.orders.get(account_id, order_id)
-        )
-        if order is None:
-            raise NotFound(f"Order {order_id} does not exist in account {account_id}.")
-        return order
+
+def _order_id(params: Parameters) -> int:
+    order_id = params.single("orderId", parse_integer)
+    assert order_id is not None  # the path always carries one
+    return order_id
 
 
 def _check_body_copies(params: Parameters, account_id: int) -> None:
@@ -253,20 +240,72 @@ def _idempotency(
     return Idempotency(key, params.fingerprint())
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedMessage:
+    """Step 7's parameters, read before the order is looked up.
+
+    Their errors wait for the lookup, so that a missing order is still a 404;
+    they are raised in the contract's order: the option and the text, then what
+    the order decides (a template, a required text), then the attachment.
+    """
+
+    option: MessageOption | None = None
+    text: str | None = None
+    received: ReceivedAttachment | None = None
+    error: BadRequest | None = None
+    attachment_error: BadRequest | None = None
+
+    @classmethod
+    def refused(cls, error: BadRequest) -> PreparedMessage:
+        return cls(error=error)
+
+    def draft(self, order: Order) -> MessageDraft:
+        """The message for this order, or the first refusal (400)."""
+        if self.error is not None:
+            raise self.error
+        assert self.option is not None
+        draft = draft_message(order, self.option, self.text)
+        if self.attachment_error is not None:
+            raise self.attachment_error
+        if self.received is None:
+            return draft
+        return replace(draft, attachment=self.received.attachment)
+
+    def discard(self) -> None:
+        """Drop the staged attachment; a kept one is no longer staged."""
+        if self.received is not None:
+            self.received.blob.discard()
+
+
+def prepare_message(
+    params: Parameters, stage: Callable[[], StagedBlob]
+) -> PreparedMessage:
+    """Read the option, the text and the attachment, keeping the first error."""
+    try:
+        params.check_placement()
+        option = params.single("messageOptions", parse_message_option)
+        if option is None:
+            raise BadRequest("messageOptions is required.")
+        text = params.single("message", parse_text)
+    except BadRequest as exc:
+        return PreparedMessage.refused(exc)
+    try:
+        received = read_attachment(params, stage)
+    except BadRequest as exc:
+        return PreparedMessage(option, text, attachment_error=exc)
+    return PreparedMessage(option, text, received)
+
+
 def draft_from_parameters(
     order: Order, params: Parameters, stage: Callable[[], StagedBlob]
 ) -> tuple[MessageDraft, ReceivedAttachment | None]:
-    """Step 7 for an order: the option, the text and the attachment (400)."""
-    params.check_placement()
-    option = params.single("messageOptions", parse_message_option)
-    if option is None:
-        raise BadRequest("messageOptions is required.")
-    text = params.single("message", parse_text)
-    draft = draft_message(order, option, text)
-    received = read_attachment(params, stage)
-    if received is None:
-        return draft, None
-    return replace(draft, attachment=received.attachment), received
+    """Step 7 for a known order: the option, the text and the attachment (400)."""
+    prepared = prepare_message(params, stage)
+    try:
+        return prepared.draft(order), prepared.received
+    except BadRequest:
+        prepared.discard()
+        raise
 
 
 class KeyTaken(Exception):
@@ -277,24 +316,40 @@ class KeyTaken(Exception):
         self.answer = answer
 
 
-def _accept_job(
-    order: Order, draft: MessageDraft, idempotency: Idempotency | None
+def _decision_job(
+    account_id: int,
+    order_id: int | BadRequest,
+    prepared: PreparedMessage,
+    idempotency: Idempotency | None,
+    conflict: str | None,
 ) -> Callable[[Repositories], Answer]:
+    """Steps 5 to 10 in one transaction: the order is read where it is used."""
+
     def job(repos: Repositories) -> Answer:
         try:
+            if isinstance(order_id, BadRequest):
+                raise order_id
+            order = repos.orders.get(account_id, order_id)
+            if order is None:
+                raise NotFound(
+                    f"Order {order_id} does not exist in account {account_id}."
+                )
+            draft = prepared.draft(order)
+            if conflict is not None:
+                raise Conflict(conflict)
             message_id = send_message(repos, order, draft, datetime.now(UTC))
             answer = Answer(
                 200,
                 msgspec.json.encode(str(message_id)),
                 f"/v2/orders/{order.id}/messages/{message_id}",
             )
-        except (Conflict, PreconditionFailed) as exc:
+        except (BadRequest, NotFound, Conflict, PreconditionFailed) as exc:
             answer = Answer.refusal(exc)
-        if idempotency is None or idempotency.remember(repos, order.account_id, answer):
+        if idempotency is None or idempotency.remember(repos, account_id, answer):
             return answer
         # Another process kept an answer for this key first: raising undoes
         # this job's writes, and the caller gets the earlier answer instead.
-        raise KeyTaken(idempotency.earlier(repos, order.account_id))
+        raise KeyTaken(idempotency.earlier(repos, account_id))
 
     return job
 
