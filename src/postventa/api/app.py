@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,8 +13,9 @@ from typing import Any
 import msgspec
 import structlog
 from litestar import Litestar, Request, Response, get, post
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
-from litestar.types import ASGIApp
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from postventa.api.access_log import access_log
 from postventa.api.auth import Authenticator
@@ -36,6 +38,8 @@ from postventa.store.database import Database
 
 log = structlog.get_logger(__name__)
 PURGE_INTERVAL_SECONDS = 3600.0
+SEND_PATH = re.compile(r"/v2/orders/([^/]+)/messages/?")
+SEND_TEMPLATE = "/v2/orders/{orderId}/messages"
 
 
 async def purge_idempotency_keys(database: Database, ttl: timedelta) -> int:
@@ -143,10 +147,6 @@ def create_app(
         metrics=metrics,
     )
 
-    @post("/v2/orders/{orderId:str}/messages", status_code=200)
-    async def send_message(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return await endpoint.handle(request)
-
     @post("/notifications/mercadolibre", status_code=200, media_type=JSON)
     async def notification(request: Request[Any, Any, Any]) -> Response[bytes]:
         return await take_notification(request, delivery)
@@ -157,7 +157,6 @@ def create_app(
 
     app = Litestar(
         route_handlers=[
-            send_message,
             notification,
             openapi,
             *operation_routes(database, metrics),
@@ -179,4 +178,23 @@ def create_app(
         request_max_body_size=None,
         template_config=template_config(),
     )
-    return access_log(count_requests(app, metrics))
+    return access_log(count_requests(route_sends(app, endpoint), metrics))
+
+
+def route_sends(app: ASGIApp, endpoint: SendEndpoint) -> ASGIApp:
+    """Hand ``POST /v2/orders/{orderId}/messages`` straight to its endpoint.
+
+    Every send takes this route, so it skips the framework's routing, request
+    and response objects; everything else goes to the Litestar app.
+    """
+
+    async def router(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["method"] == "POST":
+            found = SEND_PATH.fullmatch(scope["path"])
+            if found is not None:
+                scope["path_template"] = SEND_TEMPLATE
+                await endpoint(scope, receive, send, found.group(1))
+                return
+        await app(scope, receive, send)
+
+    return router

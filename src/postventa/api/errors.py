@@ -10,7 +10,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from postventa.domain.errors import PostventaError, TooManyRequests
+from postventa.domain.errors import PayloadTooLarge, PostventaError, TooManyRequests
 
 log = structlog.get_logger(__name__)
 JSON = "application/json"
@@ -25,18 +25,27 @@ def rate_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
     return dict(headers)
 
 
+def refusal_headers(exc: PostventaError, rate: dict[str, str]) -> dict[str, str]:
+    """The headers of a refusal: the rate's, and what the refusal adds."""
+    headers = dict(rate)
+    if isinstance(exc, TooManyRequests):
+        headers.setdefault("retry-after", str(max(1, int(exc.retry_after + 0.999))))
+    if isinstance(exc, PayloadTooLarge):
+        # Otherwise the server keeps the connection and reads the rest of the
+        # body, however long, only to discard it.
+        headers["connection"] = "close"
+    log.info("request.refused", status=exc.status, reason=exc.message)
+    return headers
+
+
 def render_refusal(
     request: Request[Any, Any, Any], exc: PostventaError
 ) -> Response[bytes]:
-    headers = rate_headers(request)
-    if isinstance(exc, TooManyRequests):
-        headers.setdefault("retry-after", str(max(1, int(exc.retry_after + 0.999))))
-    log.info("request.refused", status=exc.status, reason=exc.message)
     return Response(
         error_body(exc.status, exc.message),
         status_code=exc.status,
         media_type=JSON,
-        headers=headers,
+        headers=refusal_headers(exc, rate_headers(request)),
     )
 
 
@@ -52,14 +61,17 @@ def render_http_error(
     )
 
 
+def fault_body(path: str, exc: Exception) -> bytes:
+    """Log an unexpected fault; the 500's body carries the log line's reference."""
+    reference = uuid.uuid4().hex[:16]
+    log.error("request.failed", reference=reference, path=path, exc_info=exc)
+    return msgspec.json.encode(f"Internal server error; reference {reference}.")
+
+
 def render_fault(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """An unexpected fault: a 500 whose reference id the log line carries."""
-    reference = uuid.uuid4().hex[:16]
-    log.error(
-        "request.failed", reference=reference, path=request.url.path, exc_info=exc
-    )
     return Response(
-        msgspec.json.encode(f"Internal server error; reference {reference}."),
+        fault_body(request.url.path, exc),
         status_code=500,
         media_type=JSON,
         headers=rate_headers(request),

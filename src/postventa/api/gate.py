@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qsl
 
-from litestar import Request
-
 from postventa.api.auth import Authenticator
-from postventa.api.params import Parameters, Source, parse_integer
+from postventa.api.params import NotUtf8, Parameters, Source, parse_integer
 from postventa.api.ratelimit import RateLimiter
 from postventa.domain.errors import BadRequest, Forbidden, TooManyRequests
 
 
-def query_parameters(request: Request[Any, Any, Any]) -> Parameters:
-    """The known parameters of the query string (and the path's order id)."""
+def query_parameters(query: bytes, order_id: str | None = None) -> Parameters:
+    """The known parameters of the query string (and the path's order id).
+
+    A value whose escapes are not UTF-8 is kept as such, so that reading it
+    refuses the request instead of storing replacement characters.
+    """
     params = Parameters()
-    query = request.scope["query_string"].decode("latin-1")
-    for name, value in parse_qsl(query, keep_blank_values=True):
+    # Latin-1 maps each byte, escaped or not, to one character and back.
+    text = query.decode("latin-1")
+    pairs = parse_qsl(text, keep_blank_values=True, encoding="latin-1")
+    for latin_name, latin_value in pairs:
+        raw_name, raw_value = (
+            latin_name.encode("latin-1"),
+            latin_value.encode("latin-1"),
+        )
+        try:
+            name = raw_name.decode()
+        except UnicodeDecodeError:
+            continue  # not the name of any parameter
+        try:
+            value: str | NotUtf8 = raw_value.decode()
+        except UnicodeDecodeError:
+            value = NotUtf8(raw_value)
         params.add(Source.QUERY, name, value)
-    if "orderId" in request.path_params:
-        params.add(Source.PATH, "orderId", request.path_params["orderId"])
+    if order_id is not None:
+        params.add(Source.PATH, "orderId", order_id)
     return params
 
 
@@ -28,8 +43,7 @@ class Gate:
     """Admits a request for one account, or refuses it (401, 400, 403, 429).
 
     Every request with a valid key counts against the key's limit for the
-    endpoint, whatever its answer; the limit's headers are left on the request
-    for every answer to carry.
+    endpoint, whatever its answer; every answer carries the limit's headers.
     """
 
     def __init__(self, authenticator: Authenticator, limiter: RateLimiter) -> None:
@@ -37,12 +51,16 @@ class Gate:
         self._limiter = limiter
 
     async def admit(
-        self, request: Request[Any, Any, Any], params: Parameters, endpoint: str
+        self,
+        client: str,
+        params: Parameters,
+        endpoint: str,
+        rate_headers: dict[str, str],
     ) -> int:
-        client = request.client.host if request.client else "unknown"
+        """The account to act for; fills ``rate_headers`` once the key is known."""
         grant = await self._authenticator.authenticate(params.api_key, client)
         rate = await self._limiter.take((grant.key_id, endpoint))
-        request.state.rate_headers = rate.headers()
+        rate_headers.update(rate.headers())
 
         account_id = params.single("accountId", parse_integer)
         if account_id is None:

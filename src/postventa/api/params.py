@@ -58,6 +58,16 @@ class UploadedFile:
 
 
 @dataclass(frozen=True, slots=True)
+class NotUtf8:
+    """A value whose bytes are not UTF-8: refused wherever it is read."""
+
+    raw: bytes
+
+    def __str__(self) -> str:
+        return self.raw.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True, slots=True)
 class Arrival:
     source: Source
     spelling: str
@@ -83,6 +93,8 @@ def parse_integer(value: Any, name: str) -> int:
 
 
 def parse_text(value: Any, name: str) -> str:
+    if isinstance(value, NotUtf8):
+        raise BadRequest(f"{name} is not valid UTF-8.")
     if not isinstance(value, str):
         raise BadRequest(f"{name} must be a string.")
     try:

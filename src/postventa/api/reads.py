@@ -105,7 +105,13 @@ def read_routes(
     """The read handlers, bound to the store and the gate."""
 
     async def admit(request: AnyRequest, endpoint: str) -> int:
-        return await gate.admit(request, query_parameters(request), endpoint)
+        rate: dict[str, str] = {}
+        request.state.rate_headers = rate
+        client = request.client.host if request.client else "unknown"
+        params = query_parameters(
+            request.scope["query_string"], request.path_params.get("orderId")
+        )
+        return await gate.admit(client, params, endpoint, rate)
 
     def answer(body: Any, request: AnyRequest) -> Response[Any]:
         return Response(body, media_type=JSON, headers=request.state.rate_headers)

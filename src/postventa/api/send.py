@@ -7,18 +7,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
+import structlog
 from anyio import to_thread
-from litestar import Request, Response
+from litestar.types import (
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    Scope,
+    Send,
+)
 
 from postventa.api.attachments import ReceivedAttachment, read_attachment
 from postventa.api.body import check_declared_length, read_body
-from postventa.api.errors import JSON, error_body
+from postventa.api.errors import error_body, fault_body, refusal_headers
 from postventa.api.gate import Gate, query_parameters
 from postventa.api.metrics import ACCEPTED, Metrics
 from postventa.api.params import (
@@ -43,6 +49,7 @@ from postventa.store.blobs import BlobStore, StagedBlob
 from postventa.store.database import Database
 from postventa.store.unit_of_work import Repositories
 
+log = structlog.get_logger(__name__)
 ENDPOINT = "POST /v2/orders/{orderId}/messages"
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -112,49 +119,66 @@ class SendEndpoint:
         self._max_body_bytes = max_body_bytes
         self._in_flight: set[tuple[int, str]] = set()
 
-    async def handle(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        """Answer one request; every answer but a fault is counted."""
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, order_id: str
+    ) -> None:
+        """Answer one request, as an ASGI app: this route is the hot path, so it
+        skips the framework's request and response objects."""
+        call = _Call(scope, receive, order_id)
         try:
-            answer = await self._handle(request)
+            answer = await self._handle(call)
         except PostventaError as exc:
             self._count(exc.status, refusal_reason(exc))
-            raise
+            headers = refusal_headers(exc, call.rate_headers)
+            body = error_body(exc.status, exc.message)
+            await _respond(send, exc.status, body, headers)
+            return
+        except ClientGone:
+            log.info("request.abandoned", path=scope["path"])
+            return
+        except Exception as exc:  # answered as the framework answers any fault
+            body = fault_body(scope["path"], exc)
+            await _respond(send, 500, body, call.rate_headers)
+            return
         self._count(answer.status, answer.reason)
-        return _response(answer, request.state.rate_headers)
+        headers = call.rate_headers
+        if answer.location:
+            headers["location"] = answer.location
+        await _respond(send, answer.status, answer.body, headers)
 
     def _count(self, status: int, reason: str) -> None:
         if self._metrics is not None:
             self._metrics.message_answered(status, reason)
 
-    async def _handle(self, request: Request[Any, Any, Any]) -> Answer:
-        params = query_parameters(request)
-        account_id = await self._gate.admit(request, params, ENDPOINT)
-
-        check_declared_length(
-            request.headers.get("content-length"), self._max_body_bytes
+    async def _handle(self, call: _Call) -> Answer:
+        params = query_parameters(call.scope["query_string"], call.order_id)
+        account_id = await self._gate.admit(
+            call.client, params, ENDPOINT, call.rate_headers
         )
+
+        check_declared_length(call.header(b"content-length"), self._max_body_bytes)
         try:
             parse_error = await read_body(
-                request.stream(),
-                request.headers.get("content-type"),
+                call.body(),
+                call.header(b"content-type"),
                 params,
                 self._max_body_bytes,
                 self._blobs.stage,
             )
             _check_body_copies(params, account_id)
-            answer = await self._answer(request, account_id, params, parse_error)
+            answer = await self._answer(call, account_id, params, parse_error)
         finally:
             params.close()
         return answer
 
     async def _answer(
         self,
-        request: Request[Any, Any, Any],
+        call: _Call,
         account_id: int,
         params: Parameters,
         parse_error: BadRequest | None,
     ) -> Answer:
-        idempotency = _idempotency(request, params)
+        idempotency = _idempotency(call.header(b"idempotency-key"), params)
         if idempotency is None:
             return await self._decide(account_id, params, parse_error, None)
 
@@ -226,10 +250,7 @@ def _check_body_copies(params: Parameters, account_id: int) -> None:
         raise BadRequest("accountId was given more than once with different values.")
 
 
-def _idempotency(
-    request: Request[Any, Any, Any], params: Parameters
-) -> Idempotency | None:
-    key = request.headers.get("idempotency-key")
+def _idempotency(key: str | None, params: Parameters) -> Idempotency | None:
     if key is None:
         return None
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable():
@@ -354,10 +375,64 @@ def _decision_job(
     return job
 
 
-def _response(answer: Answer, rate_headers: dict[str, str]) -> Response[bytes]:
-    headers = dict(rate_headers)
-    if answer.location:
-        headers["location"] = answer.location
-    return Response(
-        answer.body, status_code=answer.status, media_type=JSON, headers=headers
+class ClientGone(Exception):
+    """The client went away before its request's body arrived."""
+
+
+class _Call:
+    """What the endpoint reads of one ASGI request."""
+
+    __slots__ = ("_headers", "client", "order_id", "rate_headers", "receive", "scope")
+
+    def __init__(self, scope: Scope, receive: Receive, order_id: str) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.order_id = order_id
+        client = scope.get("client")
+        self.client: str = client[0] if client else "unknown"
+        self.rate_headers: dict[str, str] = {}
+        self._headers: dict[bytes, bytes] | None = None
+
+    def header(self, name: bytes) -> str | None:
+        """A header's first value (names are lower case in ASGI)."""
+        if self._headers is None:
+            self._headers = {}
+            for key, raw in self.scope["headers"]:
+                self._headers.setdefault(key, raw)
+        found = self._headers.get(name)
+        return None if found is None else found.decode("latin-1")
+
+    async def body(self) -> AsyncIterator[bytes]:
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk: bytes = message.get("body", b"")  # type: ignore[assignment]
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: dict[str, str]
+) -> None:
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    raw.extend(
+        (name.encode(), value.encode("latin-1")) for name, value in headers.items()
     )
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": raw,
+    }
+    await send(start)
+    end: HTTPResponseBodyEvent = {
+        "type": "http.response.body",
+        "body": body,
+        "more_body": False,
+    }
+    await send(end)

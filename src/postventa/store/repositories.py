@@ -6,8 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from postventa.domain.accounts import Account, KeyGrant
 from postventa.domain.logistics import LogisticType
@@ -21,6 +20,7 @@ from postventa.domain.messages import (
 from postventa.domain.options import MessageOption
 from postventa.domain.orders import Order
 from postventa.service.ports import StoredAnswer
+from postventa.store import driver
 from postventa.store import tables as t
 from postventa.store.upsert import upsert
 
@@ -34,35 +34,43 @@ _ENABLED_ACCOUNTS = (
     .join(t.accounts, t.accounts.c.id == t.api_key_accounts.c.account_id)
     .where(t.api_key_accounts.c.key_id == bindparam("key_id"), ~t.accounts.c.disabled)
 )
-_ORDER = select(t.orders).where(
-    t.orders.c.account_id == bindparam("account_id"),
-    t.orders.c.id == bindparam("order_id"),
+# The send path's statements run on the driver's cursor (see driver.py).
+_ORDER = driver.select_by(t.orders, "account_id", "id")
+_BLOCKED = driver.Statement(
+    'SELECT "blocked_reason" FROM "conversations" '
+    'WHERE "account_id" = ? AND "pack_id" = ?'
 )
-_BLOCKED = select(t.conversations.c.blocked_reason).where(
-    t.conversations.c.account_id == bindparam("account_id"),
-    t.conversations.c.pack_id == bindparam("pack_id"),
+_PACK_MESSAGES = driver.select_by(t.messages, "account_id", "pack_id", order_by="id")
+_OPEN_CONVERSATION = driver.Statement(
+    'INSERT INTO "conversations" ("account_id", "pack_id", "updated_at") '
+    "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 )
-_PACK_MESSAGES = (
-    select(t.messages)
-    .where(
-        t.messages.c.account_id == bindparam("account_id"),
-        t.messages.c.pack_id == bindparam("pack_id"),
-    )
-    .order_by(t.messages.c.id)
+_LOCK = driver.Statement(
+    'SELECT "pack_id" FROM "conversations" '
+    'WHERE "account_id" = ? AND "pack_id" = ? FOR UPDATE'
 )
-_LOCK = (
-    select(t.conversations.c.pack_id)
-    .where(
-        t.conversations.c.account_id == bindparam("account_id"),
-        t.conversations.c.pack_id == bindparam("pack_id"),
-    )
-    .with_for_update()
+_NEW_MESSAGE_COLUMNS = (
+    "account_id",
+    "order_id",
+    "pack_id",
+    "direction",
+    "option",
+    "text",
+    "attachment_name",
+    "attachment_extension",
+    "attachment_size",
+    "attachment_sha256",
+    "attachment_media_type",
+    "status",
+    "reason",
+    "created_at",
+    "sent_at",
+    "marketplace_message_id",
+    "next_attempt_at",
 )
-_OPEN_CONVERSATION = {
-    name: dialect.insert(t.conversations).on_conflict_do_nothing()
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
-_ADD_MESSAGE = insert(t.messages).returning(t.messages.c.id)
+_ADD_MESSAGE = driver.insert_returning_id(t.messages, _NEW_MESSAGE_COLUMNS)
+# Delivered on commit: workers of every process wake at once.
+_NOTIFY_OUTBOX = driver.Statement("SELECT pg_notify('postventa_outbox', '')")
 
 
 class AccountRepository:
@@ -142,9 +150,7 @@ class OrderRepository:
         self._db = connection
 
     def get(self, account_id: int, order_id: int) -> Order | None:
-        row = self._db.execute(
-            _ORDER, {"account_id": account_id, "order_id": order_id}
-        ).one_or_none()
+        row = _ORDER.one(self._db, (account_id, order_id))
         return order_from_row(row) if row else None
 
     def first_in_pack(self, account_id: int, pack_id: str) -> Order | None:
@@ -199,15 +205,15 @@ def order_from_row(row: Any) -> Order:
         id=row.id,
         external_order_id=row.external_order_id,
         pack_id=row.pack_id,
-        is_mercadolibre=row.is_mercadolibre,
-        is_cancelled=row.is_cancelled,
+        is_mercadolibre=bool(row.is_mercadolibre),
+        is_cancelled=bool(row.is_cancelled),
         country=row.country,
         logistic_type=LogisticType(row.logistic_type) if row.logistic_type else None,
-        shipment_delivered=row.shipment_delivered,
+        shipment_delivered=bool(row.shipment_delivered),
         status_type=row.status_type,
-        date_created=row.date_created,
+        date_created=driver.moment(row.date_created),
         buyer_nickname=row.buyer_nickname,
-        document=row.document,
+        document=driver.document(row.document),
     )
 
 
@@ -216,22 +222,21 @@ class MessageRepository:
         self._db = connection
 
     def conversation(self, account_id: int, pack_id: str) -> Conversation:
-        where = {"account_id": account_id, "pack_id": pack_id}
-        blocked = self._db.scalar(_BLOCKED, where)
-        rows = self._db.execute(_PACK_MESSAGES, where)
+        where = (account_id, pack_id)
+        blocked = _BLOCKED.run(self._db, where).fetchone()
+        rows = _PACK_MESSAGES.all(self._db, where)
         return Conversation(
             pack_id=pack_id,
             messages=[message_from_row(row) for row in rows],
-            blocked_reason=blocked,
+            blocked_reason=blocked[0] if blocked else None,
         )
 
     def lock_conversation(self, account_id: int, pack_id: str, now: datetime) -> None:
         """Serialize writers of one pack (a row lock on PostgreSQL)."""
-        dialect = self._db.dialect.name
-        where = {"account_id": account_id, "pack_id": pack_id}
-        self._db.execute(_OPEN_CONVERSATION[dialect], {**where, "updated_at": now})
-        if dialect == "postgresql":
-            self._db.execute(_LOCK, where)
+        updated_at = driver.moment_param(self._db, now)
+        _OPEN_CONVERSATION.run(self._db, (account_id, pack_id, updated_at))
+        if self._db.dialect.name == "postgresql":
+            _LOCK.run(self._db, (account_id, pack_id))
 
     def has_marketplace_message(
         self, account_id: int, marketplace_message_id: str
@@ -254,39 +259,33 @@ class MessageRepository:
 
     def add(self, message: Message) -> int:
         attachment = message.attachment
-        row = self._db.execute(
-            _ADD_MESSAGE,
-            dict(
-                account_id=message.account_id,
-                order_id=message.order_id,
-                pack_id=message.pack_id,
-                direction=message.direction.value,
-                option=int(message.option) if message.option else None,
-                text=message.text,
-                attachment_name=attachment.name if attachment else None,
-                attachment_extension=attachment.extension if attachment else None,
-                attachment_size=attachment.size if attachment else None,
-                attachment_sha256=attachment.sha256 if attachment else None,
-                attachment_media_type=attachment.media_type if attachment else None,
-                status=message.status.value,
-                reason=message.reason,
-                created_at=message.created_at,
-                sent_at=message.sent_at,
-                marketplace_message_id=message.marketplace_message_id,
-                next_attempt_at=(
-                    message.created_at
-                    if message.status is MessageStatus.QUEUED
-                    else None
-                ),
+        queued = message.status is MessageStatus.QUEUED
+        created_at = driver.moment_param(self._db, message.created_at)
+        row = _ADD_MESSAGE.run(
+            self._db,
+            (
+                message.account_id,
+                message.order_id,
+                message.pack_id,
+                message.direction.value,
+                int(message.option) if message.option else None,
+                message.text,
+                attachment.name if attachment else None,
+                attachment.extension if attachment else None,
+                attachment.size if attachment else None,
+                attachment.sha256 if attachment else None,
+                attachment.media_type if attachment else None,
+                message.status.value,
+                message.reason,
+                created_at,
+                driver.moment_param(self._db, message.sent_at),
+                message.marketplace_message_id,
+                created_at if queued else None,
             ),
-        ).one()
-        if (
-            message.status is MessageStatus.QUEUED
-            and self._db.dialect.name == "postgresql"
-        ):
-            # Delivered on commit: workers of every process wake at once.
-            self._db.execute(select(func.pg_notify("postventa_outbox", "")))
-        return int(row.id)
+        ).fetchone()
+        if queued and self._db.dialect.name == "postgresql":
+            _NOTIFY_OUTBOX.run(self._db, ())
+        return int(row[0])
 
 
 def message_from_row(row: Any) -> Message:
@@ -310,8 +309,8 @@ def message_from_row(row: Any) -> Message:
         attachment=attachment,
         status=MessageStatus(row.status),
         reason=row.reason,
-        created_at=row.created_at,
-        sent_at=row.sent_at,
+        created_at=driver.required_moment(row.created_at),
+        sent_at=driver.moment(row.sent_at),
         marketplace_message_id=row.marketplace_message_id,
     )
 
