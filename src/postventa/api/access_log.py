@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -12,6 +13,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from postventa.logs import redact_query
 
 log = structlog.get_logger("postventa.access")
+# Asked before each line, so that a level above INFO costs nothing per request.
+_logger = logging.getLogger("postventa.access")
 
 
 def access_log(app: ASGIApp) -> ASGIApp:
@@ -33,7 +36,8 @@ def access_log(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, record_status)
         finally:
-            _log(scope, status, started)
+            if _logger.isEnabledFor(logging.INFO):
+                _log(scope, status, started)
 
     return middleware
 

@@ -85,6 +85,9 @@ class _Members(list[tuple[str, Any]]):
     """A JSON object's members in order, repeated names kept."""
 
 
+_JSON = json.JSONDecoder(object_pairs_hook=_Members)
+
+
 def _add_json(data: bytearray, params: Parameters) -> None:
     # The standard parser keeps repeated names, which the contract refuses
     # when they differ; the body's bytes are released before parsing to keep
@@ -92,7 +95,7 @@ def _add_json(data: bytearray, params: Parameters) -> None:
     try:
         text = data.decode("utf-8")
         data.clear()
-        document = json.loads(text, object_pairs_hook=_Members)
+        document = _JSON.decode(text)
     except UnicodeDecodeError as exc:
         raise BadRequest("The JSON body is not valid UTF-8.") from exc
     except (ValueError, RecursionError) as exc:

@@ -160,16 +160,18 @@ class GroupCommitWriter:
 def _run_in_savepoint(
     connection: Connection, repositories: Repositories, job: _PendingJob
 ) -> tuple[bool, Any]:
-    # One fixed savepoint name: SQLAlchemy's begin_nested() names each savepoint
-    # anew, which compiles new statements for every job on the hot path.
-    connection.exec_driver_sql("SAVEPOINT job")
+    # Straight on the driver: the savepoint is the writer's own bookkeeping,
+    # and SQLAlchemy's execution layer would cost more than SQLite spends on it.
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("SAVEPOINT job")
     try:
         value = job.run(repositories)
     except Exception as exc:
-        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
-        connection.exec_driver_sql("RELEASE SAVEPOINT job")
+        driver.execute("ROLLBACK TO SAVEPOINT job")
+        driver.execute("RELEASE SAVEPOINT job")
         return False, exc
-    connection.exec_driver_sql("RELEASE SAVEPOINT job")
+    driver.execute("RELEASE SAVEPOINT job")
     return True, value
 
 

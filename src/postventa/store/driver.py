@@ -76,7 +76,9 @@ def moment_param(connection: Connection, value: datetime | None) -> Any:
         return value
     if value.tzinfo is None:
         raise ValueError("naive datetimes are not stored")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def moment(value: Any) -> datetime | None:
