@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import insert
 
-from bench import server, store
+from bench import postgres, server, store
 from postventa.store import tables as t
 
 BODY = msgspec.json.encode({"messageOptions": 4, "message": "Your order ships today."})
@@ -94,7 +94,7 @@ def _postventa(
     extra = {"POSTVENTA_WORKER": "false"}
     if database:
         extra.update(
-            POSTVENTA_DATABASE_URL=database, POSTVENTA_SECRET_KEY="x" * 44
+            POSTVENTA_DATABASE_URL=database, POSTVENTA_SECRET_KEY=postgres.secret_key()
         )
     env = server.environment(data_dir, **extra)
     os.environ.update(env)

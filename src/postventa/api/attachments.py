@@ -41,6 +41,8 @@ def read_attachment(
     params: Parameters, stage: Callable[[], StagedBlob]
 ) -> ReceivedAttachment | None:
     """Check the attachment parameters; refuse (400) saying what is wrong."""
+    if not params.has_any("file", "fileBase64", "documentName", "documentExtension"):
+        return None
     upload = params.single("file", _upload)
     encoded = params.single("fileBase64", parse_text)
     name = params.single("documentName", parse_text)

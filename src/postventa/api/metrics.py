@@ -32,6 +32,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
+        self._children: dict[tuple[object, ...], Counter] = {}
         self._accepted = Counter(
             "postventa_messages_accepted",
             "Messages accepted for delivery (answered 200, replays excluded).",
@@ -82,9 +83,17 @@ class Metrics:
     def message_answered(self, status: int, reason: str) -> None:
         """Count a send's answer: accepted, refused, or a replay of a 200."""
         if status != 200:
-            self._refused.labels(str(status), reason).inc()
+            self._child(self._refused, str(status), reason).inc()
         elif reason == ACCEPTED:
             self._accepted.inc()
+
+    def _child(self, metric: Counter, *labels: str) -> Counter:
+        """A labelled child, looked up once: every request counts one."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def delivery(self, outcome: str, status: str) -> None:
         """Count one delivery attempt; a sent message withheld is ``moderated``."""
@@ -102,7 +111,7 @@ class Metrics:
 
     def http_request(self, method: str, route: str, status: int) -> None:
         method = method if method in METHODS else "OTHER"
-        self._requests.labels(method, route, str(status)).inc()
+        self._child(self._requests, method, route, str(status)).inc()
 
     def outbox(self, depth: OutboxDepth | None, now: datetime) -> None:
         """Set the outbox gauges; unknown (NaN) when the store could not say."""

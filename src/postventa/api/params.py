@@ -134,6 +134,10 @@ class Parameters:
     def arrivals(self, name: str) -> list[Arrival]:
         return self._arrivals.get(name, [])
 
+    def has_any(self, *names: str) -> bool:
+        """Whether any of the parameters arrived at all."""
+        return any(name in self._arrivals for name in names)
+
     def api_key(self) -> str | None:
         """The key from the query string, or None; copies that differ are a 401."""
         values = {str(a.value) for a in self.arrivals("API_KEY")}
@@ -153,10 +157,15 @@ class Parameters:
     ) -> T | None:
         """The parameter's one value after conversion, or None when absent."""
         arrivals = self.arrivals(name)
-        misplaced = [a for a in arrivals if a.source not in ALLOWED_SOURCES[name]]
+        if not arrivals:
+            return None
+        allowed = ALLOWED_SOURCES[name]
+        if len(arrivals) == 1 and arrivals[0].source in allowed:
+            return convert(arrivals[0].value, name)
+        misplaced = [a for a in arrivals if a.source not in allowed]
         if misplaced:
             raise error(
-                f"{name} may arrive only in {_where(ALLOWED_SOURCES[name])}, "
+                f"{name} may arrive only in {_where(allowed)}, "
                 f"not in {misplaced[0].source.value}."
             )
         values = {convert(a.value, name) for a in arrivals}

@@ -52,8 +52,9 @@ def _check_rules_again(
     order = uow.orders.get(message.account_id, message.order_id)
     if order is None or message.option is None:
         raise NotFound(f"Message {message.id} has no order to be sent for.")
-    uow.messages.lock_conversation(order.account_id, order.pack_id, now)
-    conversation = uow.messages.conversation(order.account_id, order.pack_id)
+    conversation = uow.messages.locked_conversation(
+        order.account_id, order.pack_id, now
+    )
     draft = MessageDraft(message.option, message.text, message.attachment)
     check_draft(order, conversation, draft)
 

@@ -62,8 +62,9 @@ def send_message(
     uow: UnitOfWork, order: Order, draft: MessageDraft, now: datetime
 ) -> int:
     """Accept a message, or refuse it as a duplicate (409) or by a rule (412)."""
-    uow.messages.lock_conversation(order.account_id, order.pack_id, now)
-    conversation = uow.messages.conversation(order.account_id, order.pack_id)
+    conversation = uow.messages.locked_conversation(
+        order.account_id, order.pack_id, now
+    )
     check_draft(order, conversation, draft)
 
     message_id = uow.messages.add(

@@ -23,13 +23,18 @@ def _quoted(names: Sequence[str]) -> str:
 
 
 class Statement:
-    """One statement in both dialects; ``?`` marks each parameter."""
+    """One statement in both dialects; ``?`` marks each parameter.
+
+    PostgreSQL's text is the same with ``%s`` marks, unless given apart.
+    """
 
     __slots__ = ("columns", "postgresql", "row", "sqlite")
 
-    def __init__(self, sql: str, columns: Sequence[str] = ()) -> None:
+    def __init__(
+        self, sql: str, columns: Sequence[str] = (), postgresql: str | None = None
+    ) -> None:
         self.sqlite = sql
-        self.postgresql = sql.replace("?", "%s")
+        self.postgresql = postgresql or sql.replace("?", "%s")
         self.columns = tuple(columns)
         self.row: Any = namedtuple("Row", self.columns) if columns else None
 

@@ -36,18 +36,13 @@ _ENABLED_ACCOUNTS = (
 )
 # The send path's statements run on the driver's cursor (see driver.py).
 _ORDER = driver.select_by(t.orders, "account_id", "id")
-_BLOCKED = driver.Statement(
-    'SELECT "blocked_reason" FROM "conversations" '
-    'WHERE "account_id" = ? AND "pack_id" = ?'
-)
 _PACK_MESSAGES = driver.select_by(t.messages, "account_id", "pack_id", order_by="id")
+# Opens the conversation if new and, on PostgreSQL, locks its row until the
+# transaction ends (an upsert that updates locks even an existing row).
 _OPEN_CONVERSATION = driver.Statement(
     'INSERT INTO "conversations" ("account_id", "pack_id", "updated_at") '
-    "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
-)
-_LOCK = driver.Statement(
-    'SELECT "pack_id" FROM "conversations" '
-    'WHERE "account_id" = ? AND "pack_id" = ? FOR UPDATE'
+    'VALUES (?, ?, ?) ON CONFLICT ("account_id", "pack_id") '
+    'DO UPDATE SET "updated_at" = excluded."updated_at" RETURNING "blocked_reason"'
 )
 _NEW_MESSAGE_COLUMNS = (
     "account_id",
@@ -69,8 +64,15 @@ _NEW_MESSAGE_COLUMNS = (
     "next_attempt_at",
 )
 _ADD_MESSAGE = driver.insert_returning_id(t.messages, _NEW_MESSAGE_COLUMNS)
-# Delivered on commit: workers of every process wake at once.
-_NOTIFY_OUTBOX = driver.Statement("SELECT pg_notify('postventa_outbox', '')")
+# A queued message on PostgreSQL also notifies, delivered on commit: workers of
+# every process wake at once.
+_ADD_QUEUED_MESSAGE = driver.Statement(
+    _ADD_MESSAGE.sqlite,
+    postgresql=(
+        f"WITH added AS ({_ADD_MESSAGE.postgresql}) "  # noqa: S608
+        "SELECT id, pg_notify('postventa_outbox', '') FROM added"
+    ),
+)
 
 
 class AccountRepository:
@@ -222,21 +224,40 @@ class MessageRepository:
         self._db = connection
 
     def conversation(self, account_id: int, pack_id: str) -> Conversation:
-        where = (account_id, pack_id)
-        blocked = _BLOCKED.run(self._db, where).fetchone()
-        rows = _PACK_MESSAGES.all(self._db, where)
+        blocked = self._db.scalar(
+            select(t.conversations.c.blocked_reason).where(
+                t.conversations.c.account_id == account_id,
+                t.conversations.c.pack_id == pack_id,
+            )
+        )
+        return self._messages(account_id, pack_id, blocked)
+
+    def lock_conversation(
+        self, account_id: int, pack_id: str, now: datetime
+    ) -> str | None:
+        """Serialize writers of one pack (a row lock on PostgreSQL); the
+        conversation's blocked reason, if any."""
+        updated_at = driver.moment_param(self._db, now)
+        row = _OPEN_CONVERSATION.run(self._db, (account_id, pack_id, updated_at))
+        blocked: str | None = row.fetchone()[0]
+        return blocked
+
+    def locked_conversation(
+        self, account_id: int, pack_id: str, now: datetime
+    ) -> Conversation:
+        """The pack's conversation, read after taking its lock."""
+        blocked = self.lock_conversation(account_id, pack_id, now)
+        return self._messages(account_id, pack_id, blocked)
+
+    def _messages(
+        self, account_id: int, pack_id: str, blocked: str | None
+    ) -> Conversation:
+        rows = _PACK_MESSAGES.all(self._db, (account_id, pack_id))
         return Conversation(
             pack_id=pack_id,
             messages=[message_from_row(row) for row in rows],
-            blocked_reason=blocked[0] if blocked else None,
+            blocked_reason=blocked,
         )
-
-    def lock_conversation(self, account_id: int, pack_id: str, now: datetime) -> None:
-        """Serialize writers of one pack (a row lock on PostgreSQL)."""
-        updated_at = driver.moment_param(self._db, now)
-        _OPEN_CONVERSATION.run(self._db, (account_id, pack_id, updated_at))
-        if self._db.dialect.name == "postgresql":
-            _LOCK.run(self._db, (account_id, pack_id))
 
     def has_marketplace_message(
         self, account_id: int, marketplace_message_id: str
@@ -261,7 +282,8 @@ class MessageRepository:
         attachment = message.attachment
         queued = message.status is MessageStatus.QUEUED
         created_at = driver.moment_param(self._db, message.created_at)
-        row = _ADD_MESSAGE.run(
+        statement = _ADD_QUEUED_MESSAGE if queued else _ADD_MESSAGE
+        row = statement.run(
             self._db,
             (
                 message.account_id,
@@ -283,8 +305,6 @@ class MessageRepository:
                 created_at if queued else None,
             ),
         ).fetchone()
-        if queued and self._db.dialect.name == "postgresql":
-            _NOTIFY_OUTBOX.run(self._db, ())
         return int(row[0])
 
 
