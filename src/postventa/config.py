@@ -37,6 +37,7 @@ class Settings:
     rate_limit_per_minute: int = 600
     bad_key_limit_per_minute: int = 20
     max_body_bytes: int = 36 * MIB
+    body_idle_seconds: float = 30.0
     auth_cache_seconds: float = 1.0
     idempotency_ttl_hours: int = 24
     log_level: str = "INFO"
@@ -161,6 +162,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "rate_limit_per_minute": _positive_int,
     "bad_key_limit_per_minute": _positive_int,
     "max_body_bytes": _positive_int,
+    "body_idle_seconds": lambda text: _positive_float(text),
     "auth_cache_seconds": _non_negative_float,
     "idempotency_ttl_hours": _positive_int,
     "log_level": lambda text: _choice("debug", "info", "warning", "error")(

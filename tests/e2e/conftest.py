@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -9,13 +10,20 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from postventa.store.database import normalize_url
+from tests.conftest import ADMIN_URL, _url_of
+from tests.e2e.forks import ForkedProcess, run_forked
 
 
 def free_port() -> int:
@@ -24,15 +32,29 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+_runs = itertools.count()
+
+
 @dataclass
 class Installation:
-    """A data directory and the environment that points postventa at it."""
+    """A data directory and the environment that points postventa at it.
+
+    ``forked`` makes its commands and servers processes forked from a fork
+    server (``tests.e2e.forks``) instead of fresh interpreters, for tests that
+    start many of them.
+    """
 
     root: Path
     env: dict[str, str] = field(default_factory=dict)
+    forked: bool = False
 
     def cli(self, *args: str, stdin: str | None = None) -> Any:
         """Run a CLI command with --json and return its parsed output."""
+        if self.forked:
+            files = self.root / f"cli-{next(_runs)}"
+            code, out, err = run_forked([*args, "--json"], self.env, files, stdin)
+            assert code == 0, err + out
+            return json.loads(out)
         result = subprocess.run(
             [sys.executable, "-m", "postventa", *args, "--json"],
             env=self.env,
@@ -46,11 +68,26 @@ class Installation:
         return json.loads(result.stdout)
 
 
+class Process(Protocol):
+    """What the tests use of a process: ``subprocess.Popen`` or a forked one."""
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+    def terminate(self) -> None: ...
+
+
 @dataclass
 class Server:
     """A running ``postventa serve`` and where it answers."""
 
-    process: subprocess.Popen[bytes]
+    process: Process
     base_url: str
     log_path: Path
 
@@ -70,21 +107,26 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture
-def installation(tmp_path: Path) -> Installation:
+def new_installation(root: Path) -> Installation:
+    """An installation under ``root``, with none of the caller's own settings."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("POSTVENTA_")
     }
     env.update(
-        POSTVENTA_DATA_DIR=str(tmp_path / "data"),
+        POSTVENTA_DATA_DIR=str(root / "data"),
         POSTVENTA_LOG_LEVEL="INFO",
         POSTVENTA_RATE_LIMIT_PER_MINUTE="100000",
         # Nothing in these tests may reach the real marketplace.
         POSTVENTA_MERCADOLIBRE_API_URL="http://127.0.0.1:9",
     )
-    return Installation(tmp_path, env)
+    return Installation(root, env)
+
+
+@pytest.fixture
+def installation(tmp_path: Path) -> Installation:
+    return new_installation(tmp_path)
 
 
 def start_server(
@@ -98,13 +140,17 @@ def start_server(
     port = port or free_port()
     environment = {**installation.env, "POSTVENTA_PORT": str(port), **env}
     log_path = installation.root / f"{name}-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "postventa", *command],
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process: Process
+    if installation.forked:
+        process = ForkedProcess.start(list(command), environment, log_path)
+    else:
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "postventa", *command],
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
     server = Server(process, f"http://127.0.0.1:{port}", log_path)
     if command[0] in ("serve", "sandbox"):
         _wait_until_ready(
@@ -138,5 +184,27 @@ def server_factory(installation: Installation) -> Iterator[Any]:
         return server
 
     yield start
+    # Signal them all first, so that they shut down side by side.
+    for server in started:
+        if server.process.poll() is None:
+            server.process.terminate()
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the local PostgreSQL server."""
+    admin = create_engine(normalize_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
+    name = f"pv_e2e_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI: {exc}")
+        pytest.skip(f"no PostgreSQL server answers at {ADMIN_URL}")
+    yield _url_of(name)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

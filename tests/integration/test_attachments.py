@@ -158,6 +158,8 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("a backslash in the name", {"documentName": "a\\b"}, "U+005C"),
     ("a control in the name", {"documentName": "a\u0007b"}, "U+0007"),
     ("a 201 character name", {"documentName": "n" * 197}, "201"),
+    ("a name of dots", {"documentName": ".."}, "nothing but dots"),
+    ("a name that is its extension", {"documentName": ".pdf"}, "nothing but dots"),
     ("no name", {"documentName": None}, "documentName"),
     ("no extension", {"documentExtension": None}, "documentExtension"),
     ("a bad alphabet", {"fileBase64": "JVBE*Rg=="}, "base64"),

@@ -10,6 +10,7 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from postventa.api.metrics import CLIENT_CLOSED
 from postventa.logs import redact_query
 
 log = structlog.get_logger("postventa.access")
@@ -25,7 +26,9 @@ def access_log(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
+        # A client that leaves before any answer is "499" (client closed
+        # request); a fault that escapes the app is a 500.
+        status = CLIENT_CLOSED
 
         async def record_status(message: Message) -> None:
             nonlocal status
@@ -35,6 +38,10 @@ def access_log(app: ASGIApp) -> ASGIApp:
 
         try:
             await app(scope, receive, record_status)
+        except Exception:
+            if status == CLIENT_CLOSED:
+                status = 500
+            raise
         finally:
             if _logger.isEnabledFor(logging.INFO):
                 _log(scope, status, started)

@@ -145,6 +145,7 @@ def create_app(
         blobs,
         on_accepted=delivery.wake if delivery else None,
         metrics=metrics,
+        body_idle_seconds=settings.body_idle_seconds,
     )
 
     @post("/notifications/mercadolibre", status_code=200, media_type=JSON)

@@ -222,7 +222,15 @@ class _MultipartCollector:
         name, filename = options.get(b"name"), options.get(b"filename")
         self._name = name.decode("utf-8", "replace") if name is not None else None
         if filename is not None:
-            self._filename = filename.decode("utf-8", "replace")
+            try:
+                self._filename = filename.decode("utf-8")
+            except UnicodeDecodeError:
+                # Still a file part, so its data is skipped, but never staged.
+                self._filename = ""
+                self._error = self._error or BadRequest(
+                    "The file part's filename is not valid UTF-8."
+                )
+                return
             # Only the part named file is kept; other file parts are skipped.
             if (self._name or "").lower() == "file":
                 self._file = self._stage()

@@ -10,7 +10,12 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from postventa.domain.errors import PayloadTooLarge, PostventaError, TooManyRequests
+from postventa.domain.errors import (
+    PayloadTooLarge,
+    PostventaError,
+    RequestTimeout,
+    TooManyRequests,
+)
 
 log = structlog.get_logger(__name__)
 JSON = "application/json"
@@ -30,7 +35,7 @@ def refusal_headers(exc: PostventaError, rate: dict[str, str]) -> dict[str, str]
     headers = dict(rate)
     if isinstance(exc, TooManyRequests):
         headers.setdefault("retry-after", str(max(1, int(exc.retry_after + 0.999))))
-    if isinstance(exc, PayloadTooLarge):
+    if isinstance(exc, PayloadTooLarge | RequestTimeout):
         # Otherwise the server keeps the connection and reads the rest of the
         # body, however long, only to discard it.
         headers["connection"] = "close"

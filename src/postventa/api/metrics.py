@@ -22,6 +22,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST.split("; charset=")[0]
 ACCEPTED = "accepted"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
+CLIENT_CLOSED = 499
 # Uploads of up to 25 MiB may take far longer than a plain call.
 CALL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0)
 
@@ -136,7 +137,9 @@ def count_requests(app: ASGIApp, metrics: Metrics) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        status = 500
+        # A client that leaves before any answer is "499" (client closed
+        # request); a fault that escapes the app is a 500.
+        status = CLIENT_CLOSED
 
         async def record_status(message: Message) -> None:
             nonlocal status
@@ -146,6 +149,10 @@ def count_requests(app: ASGIApp, metrics: Metrics) -> ASGIApp:
 
         try:
             await app(scope, receive, record_status)
+        except Exception:
+            if status == CLIENT_CLOSED:
+                status = 500
+            raise
         finally:
             route = scope.get("path_template") or UNMATCHED
             metrics.http_request(scope["method"], route, status)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ from postventa.domain.errors import (
     NotFound,
     PostventaError,
     PreconditionFailed,
+    RequestTimeout,
 )
 from postventa.domain.messages import MessageDraft
 from postventa.domain.options import MessageOption
@@ -110,7 +112,9 @@ class SendEndpoint:
         blobs: BlobStore,
         on_accepted: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
+        body_idle_seconds: float = 30.0,
     ) -> None:
+        self._body_idle_seconds = body_idle_seconds
         self._database = database
         self._metrics = metrics
         self._blobs = blobs
@@ -159,7 +163,7 @@ class SendEndpoint:
         check_declared_length(call.header(b"content-length"), self._max_body_bytes)
         try:
             parse_error = await read_body(
-                call.body(),
+                call.body(self._body_idle_seconds),
                 call.header(b"content-type"),
                 params,
                 self._max_body_bytes,
@@ -402,9 +406,16 @@ class _Call:
         found = self._headers.get(name)
         return None if found is None else found.decode("latin-1")
 
-    async def body(self) -> AsyncIterator[bytes]:
+    async def body(self, idle_seconds: float) -> AsyncIterator[bytes]:
+        """The body's chunks; a client silent for ``idle_seconds`` is refused."""
         while True:
-            message = await self.receive()
+            try:
+                async with asyncio.timeout(idle_seconds):
+                    message = await self.receive()
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"No part of the request body arrived for {idle_seconds:g} s."
+                ) from None
             if message["type"] == "http.disconnect":
                 raise ClientGone
             chunk: bytes = message.get("body", b"")  # type: ignore[assignment]

@@ -51,6 +51,12 @@ def full_name(name: str, extension: str) -> str:
             "(slashes, backslashes and control characters are refused)."
         )
     named = base if base.lower().endswith("." + extension) else f"{base}.{extension}"
+    # Dots alone ("..", or ".pdf" with nothing before the extension) name no
+    # document: saved as is, they are a hidden file or a parent directory.
+    if not named[: -len(extension) - 1].strip(". "):
+        raise BadRequest(
+            "The attachment's name has nothing but dots before its extension."
+        )
     if len(named) > MAX_NAME_LENGTH:
         raise BadRequest(
             f"The attachment's name has {len(named)} characters with its "

@@ -55,6 +55,12 @@ class PreconditionFailed(PostventaError):
         self.rule = rule
 
 
+class RequestTimeout(PostventaError):
+    """The client stopped sending its body before it ended."""
+
+    status = 408
+
+
 class PayloadTooLarge(PostventaError):
     status = 413
 
