@@ -6,20 +6,50 @@ import logging
 import re
 import sys
 from typing import Any, TextIO
+from urllib.parse import unquote, unquote_plus
 
 import structlog
 
-_SECRET_QUERY = re.compile(r"(?i)((?:^|[?&;])api_key=)[^&;#\s]*")
+from postventa.domain.accounts import KEY_PREFIX
+
+# A ``name=value`` pair of a query string, alone or inside a URL or a sentence.
+_PAIR = re.compile(r"""(?:^|(?<=[?&;\s"']))([^?&;=#\s"']+)=([^&;#\s"']*)""")
+# A run of URL characters long enough to hold a key, percent-encoded or not.
+_URL_RUN = re.compile(r"[A-Za-z0-9%_.~+-]{19,}")
+# An API key, or most of one: its prefix and 16 of its random characters.
+_KEY_LIKE = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{16,}")
+REDACTED = "***"
 
 
-def redact_query(query: str) -> str:
-    """Hide the value of every API_KEY parameter (any case) in a query string."""
-    return _SECRET_QUERY.sub(r"\1***", query)
+def _redact_pair(found: re.Match[str]) -> str:
+    # Named as the API reads names: percent-decoded, in any case.
+    if unquote_plus(found[1]).lower() == "api_key":
+        return f"{found[1]}={REDACTED}"
+    return found[0]
+
+
+def _redact_run(found: re.Match[str]) -> str:
+    run = found[0]
+    return REDACTED if _KEY_LIKE.search(unquote(run) if "%" in run else run) else run
+
+
+def redact_query(text: str) -> str:
+    """Hide API keys in a query string, a URL or a sentence holding one.
+
+    The value of every parameter the API would read as API_KEY is replaced (any
+    case, percent-encoded or not), and so is anything shaped like a key, so
+    that a key sent under a misspelt name is not logged either.
+    """
+    if "=" in text:
+        text = _PAIR.sub(_redact_pair, text)
+    if "%" in text or KEY_PREFIX in text:
+        text = _URL_RUN.sub(_redact_run, text)
+    return text
 
 
 def _redact_event(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     for key, value in event.items():
-        if isinstance(value, str) and "api_key=" in value.lower():
+        if isinstance(value, str):
             event[key] = redact_query(value)
     return event
 

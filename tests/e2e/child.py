@@ -50,17 +50,23 @@ def run_command(
         os.dup2(1, 2)
     else:
         _redirect(err_path, 2)
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True)
+    sys.stdout, sys.stderr = _text(1, "w"), _text(2, "w")
     if stdin_path is not None:
         source = os.open(stdin_path, os.O_RDONLY)
         os.dup2(source, 0)
         os.close(source)
-        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+        sys.stdin = _text(0, "r")
     sys.argv = ["postventa", *args]
     from postventa.cli import main
 
     main()
+
+
+def _text(fd: int, mode: str) -> io.TextIOWrapper:
+    """A text stream over ``fd``, in place of the fork server's."""
+    return io.TextIOWrapper(
+        io.FileIO(fd, mode, closefd=False), encoding="utf-8", line_buffering=True
+    )
 
 
 def _redirect(path: str, fd: int) -> None:

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import random
 import threading
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
-from postventa.store.database import normalize_url
-from tests.conftest import ADMIN_URL, TEST_SECRET_KEY, _url_of
+from tests.conftest import TEST_SECRET_KEY
 from tests.e2e.conftest import Installation, Server
 from tests.e2e.marketplace import Deployment, deploy, orders, wait_for
 
@@ -29,24 +23,6 @@ FAST = {
     "POSTVENTA_LOG_LEVEL": "WARNING",
     "POSTVENTA_WORKER": "false",
 }
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A database of its own on the local PostgreSQL server."""
-    admin = create_engine(normalize_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
-    name = f"pv_scale_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI: {exc}")
-        pytest.skip(f"no PostgreSQL server answers at {ADMIN_URL}")
-    yield _url_of(name)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 async def send_everything(

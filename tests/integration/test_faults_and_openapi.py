@@ -90,6 +90,7 @@ def test_the_openapi_document_lists_every_answer_of_the_send_endpoint(
         "404",
         "409",
         "412",
+        "408",
         "413",
         "429",
         "500",

@@ -461,7 +461,8 @@ class TestConcurrentRequests:
         # that answer again; one that overlaps it is told to wait.
         accepted = [a for a in answers if a.status_code == 200]
         waiting = [a for a in answers if a.status_code == 409]
-        assert accepted and len(accepted) + len(waiting) == len(answers)
+        assert accepted
+        assert len(accepted) + len(waiting) == len(answers)
         assert len({a.text for a in accepted}) == 1
         for answer in waiting:
             assert "still being processed" in answer.json()["Message"]

@@ -154,6 +154,9 @@ def test_a_forged_notification_stores_nothing(
         {"topic": "messages", "resource": "", "user_id": 555},
         {"topic": "messages", "resource": "/messages/1"},
         {"topic": "messages", "resource": "/messages/a/b", "user_id": 555},
+        {"topic": "messages", "resource": "/messages/1", "user_id": -555},
+        {"topic": "messages", "resource": "/messages/1", "user_id": "\u00b2"},
+        {"topic": "messages", "resource": "/messages/1", "user_id": "\u0663"},
     ],
 )
 def test_notifications_that_are_not_about_a_message_are_refused(

@@ -595,6 +595,60 @@ async def test_a_second_401_after_a_refresh_is_permanent(
     assert scripted.refresh_tokens_used == [FIRST_REFRESH, "TG-2"]
 
 
+class RefreshedElsewhere(MemoryCredentials):
+    """A store where another caller saves a token between two of this call's reads."""
+
+    def __init__(self, events: list[str], *loads: Credentials) -> None:
+        super().__init__(events)
+        self.loads = list(loads)
+
+    async def load(self, account_id: int) -> Credentials | None:
+        if self.loads:
+            self.by_account[account_id] = self.loads.pop(0)
+        return self.by_account.get(account_id)
+
+
+async def test_a_refused_token_another_call_obtained_is_renewed_again(
+    scripted: Scripted,
+) -> None:
+    later = datetime.now(UTC) + timedelta(hours=6)
+    store = RefreshedElsewhere(
+        scripted.events,
+        credentials(access_token="APP-mine", access_expires_at=later),
+        credentials(access_token="APP-theirs", access_expires_at=later),
+    )
+    http = httpx.AsyncClient(transport=httpx.MockTransport(scripted.handle))
+
+    async with MercadoLibre("http://ml.test", store, open_blob, http=http) as connector:
+        await connector.conversation(ACCOUNT, PACK)
+
+    read = f"GET /messages/packs/{PACK}/sellers/{SELLER_ID}"
+    assert scripted.events == [read, read, "save TG-2", read]
+    assert scripted.refresh_tokens_used == [FIRST_REFRESH]
+
+
+async def test_a_429_holds_the_applications_reads_as_well_as_its_posts(
+    scripted: Scripted, connector: MercadoLibre
+) -> None:
+    def route(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(429, headers={"Retry-After": "1"})
+        if request.url.path.startswith("/messages/action_guide"):
+            return httpx.Response(
+                200, json={"options": [{"id": "OTHER", "cap_available": 1}]}
+            )
+        return httpx.Response(200, json=conversation_with_buyer())
+
+    scripted.route = route
+    with pytest.raises(Retryable):
+        await connector.send(outgoing())
+    refused = asyncio.get_running_loop().time()
+
+    await connector.conversation(ACCOUNT, PACK)
+
+    assert asyncio.get_running_loop().time() - refused >= 0.99
+
+
 async def test_concurrent_calls_for_one_seller_refresh_once(
     scripted: Scripted, connector: MercadoLibre
 ) -> None:

@@ -633,6 +633,19 @@ async def test_latency_delays_the_answer() -> None:
     assert time.monotonic() - started >= 0.15
 
 
+async def test_a_spike_delays_a_share_of_the_answers_further() -> None:
+    async with marketplace() as client:
+        await client.faults(spike_rate=1.0, spike_ms=150)
+        started = time.monotonic()
+        answer = await client.guide()
+        elapsed = time.monotonic() - started
+        stats = await client.stats()
+
+    assert answer.status_code == 200
+    assert elapsed >= 0.15
+    assert stats["faults"] == {"latency": 1, "spike": 1}
+
+
 async def test_the_same_seed_draws_the_same_faults() -> None:
     async def statuses() -> list[int]:
         async with marketplace() as client:
@@ -684,12 +697,94 @@ async def test_a_timeout_stores_the_message_yet_the_client_times_out() -> None:
     assert time.monotonic() - started < 5
 
 
+async def test_a_drop_before_acting_raises_a_transport_error_and_stores_nothing() -> (
+    None
+):
+    async with marketplace() as client:
+        await client.faults(drop_before_rate=1.0)
+        with pytest.raises(ConnectionDropped):
+            await client.other("Hola")
+        stored = await client.stored()
+        stats = await client.stats()
+
+    assert stored == []
+    assert stats["faults"] == {"drop_before": 1}
+
+
+async def test_a_connection_dropped_before_acting_over_http_stores_nothing() -> None:
+    async with served() as client:
+        await client.faults(drop_before_rate=1.0)
+        with pytest.raises(httpx.TransportError):
+            await client.other("Hola")
+        await client.faults()
+        again = await client.other("Hola")
+        stored = await client.stored()
+
+    assert again.status_code == 201
+    assert [message["text"] for message in stored] == ["Hola"]
+
+
+async def test_an_access_token_is_refused_after_its_allowed_uses() -> None:
+    async with marketplace() as client:
+        await client.faults(token_max_uses=2)
+        answers = [(await client.guide()).status_code for _ in range(3)]
+        refused = await client.guide()
+        stats = await client.stats()
+
+    assert answers == [200, 200, 401]
+    assert refused.json()["error"] == "invalid_token"
+    assert stats["faults"] == {"token_used_up": 2}
+
+
+async def test_an_access_token_is_refused_seconds_after_it_was_issued() -> None:
+    async with marketplace() as client:
+        await client.faults(token_ttl_seconds=0.2)
+        fresh = await client.guide()
+        await asyncio.sleep(0.3)
+        expired = await client.guide()
+        stats = await client.stats()
+
+    assert fresh.status_code == 200
+    assert expired.status_code == 401
+    assert stats["faults"] == {"token_expired": 1}
+
+
+async def test_token_faults_spare_paths_outside_the_fault_prefixes() -> None:
+    async with marketplace() as client:
+        await client.faults(token_max_uses=1, path_prefixes=["/messages/packs"])
+        guides = [(await client.guide()).status_code for _ in range(3)]
+
+    assert guides == [200, 200, 200]
+
+
+async def test_the_request_log_has_each_requests_arrival_status_and_fault() -> None:
+    async with marketplace() as client:
+        await client.faults(rate_429=1.0, path_prefixes=["/messages"])
+        await client.guide()
+        await client.faults(token_max_uses=1)
+        await client.guide()
+        await client.guide()
+        logged = (await client.http.get("/_sandbox/requests")).json()["requests"]
+
+    guide = "/messages/action_guide/packs/{pack_id}"
+    assert [(r["route"], r["status"], r["fault"]) for r in logged] == [
+        ("/oauth/token", 200, None),
+        (guide, 429, "rate_429"),
+        (guide, 200, None),
+        (guide, 401, "token_used_up"),
+    ]
+    assert [r["at"] for r in logged] == sorted(r["at"] for r in logged)
+    assert all(r["seconds"] >= 0 for r in logged)
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [
         ("/_sandbox/config", {"access_token_seconds": 0}),
         ("/_sandbox/faults", {"error_rate": 1.5}),
         ("/_sandbox/faults", {"error_statuses": [404]}),
+        ("/_sandbox/faults", {"token_max_uses": 0}),
+        ("/_sandbox/faults", {"token_ttl_seconds": 0}),
     ],
 )
 async def test_invalid_settings_are_refused(path: str, body: dict[str, Any]) -> None:

@@ -186,6 +186,8 @@ class _MultipartCollector:
     def feed(self, chunk: bytes) -> BadRequest | None:
         try:
             self._parser.write(chunk)
+        except OSError:
+            raise  # the store's fault, not the client's: a 500
         except Exception as exc:
             return BadRequest(f"The multipart body is malformed: {exc}.")
         return self._error
@@ -193,6 +195,8 @@ class _MultipartCollector:
     def finish(self) -> BadRequest | None:
         try:
             self._parser.finalize()
+        except OSError:
+            raise
         except Exception as exc:
             return BadRequest(f"The multipart body is malformed: {exc}.")
         if not self._ended:

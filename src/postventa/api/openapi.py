@@ -23,19 +23,27 @@ _RATE_HEADERS = {
 
 
 def _headers(*extra: str) -> dict[str, Any]:
+    """The key's rate headers, which every answer past the key carries; a 429
+    for unknown keys has no key to count, so there they are optional."""
+    known_key = "retry-after" not in extra
     headers = {
-        name: {"description": text, "schema": {"type": kind}}
+        name: {"description": text, "required": known_key, "schema": {"type": kind}}
         for name, (text, kind) in _RATE_HEADERS.items()
     }
     if "retry-after" in extra:
         headers["Retry-After"] = {
             "description": "Whole seconds to wait before retrying.",
+            "required": True,
             "schema": {"type": "integer", "minimum": 1},
         }
     if "location" in extra:
         headers["Location"] = {
             "description": "The new message: /v2/orders/{orderId}/messages/{id}.",
-            "schema": {"type": "string"},
+            "required": True,
+            "schema": {
+                "type": "string",
+                "pattern": "^/v2/orders/[0-9]+/messages/[0-9]+$",
+            },
         }
     return headers
 
@@ -137,9 +145,13 @@ def _send_operation() -> dict[str, Any]:
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "description": "Up to 255 characters, scoped to the account; "
-                "repeats with the same payload get the first answer again.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "Up to 255 printable characters, scoped to the "
+                "account; repeats with the same payload get the first answer again.",
+                "schema": {
+                    "type": "string",
+                    "maxLength": 255,
+                    "pattern": "^[!-~]([ -~]*[!-~])?$",
+                },
             },
         ],
         "requestBody": {
@@ -178,6 +190,9 @@ def _send_operation() -> dict[str, Any]:
                 "or an Idempotency-Key conflict."
             ),
             "412": _error("The option table or a conversation rule refuses it."),
+            "408": _error(
+                "The body stopped arriving before its end; the connection is closed."
+            ),
             "413": _error("The body exceeds the configured limit."),
             "429": _error(
                 "The key's rate, or unknown keys from this address, "

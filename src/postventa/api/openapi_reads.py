@@ -6,6 +6,14 @@ from typing import Any
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _INTEGER_TEXT = {"type": "string", "pattern": "^[+-]?[0-9]+$"}
+_COUNT = {"type": "integer", "format": "int64", "minimum": 0}
+_INT64 = {"type": "integer", "format": "int64"}
+_DATE = (
+    "^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    "( ([01][0-9]|2[0-3]):[0-5][0-9])?$"
+)
+# Up to 64 printable ASCII characters but "/", not starting or ending in space.
+_RESOURCE = "^(/messages/)?[!-.0-~]([ -.0-~]{0,62}[!-.0-~])?$"
 _PAIR = {
     "type": "object",
     "properties": {"Key": {"type": "integer"}, "Value": {"type": "string"}},
@@ -31,9 +39,9 @@ def _path(*names: str) -> list[dict[str, Any]]:
     ]
 
 
-def _rate_headers() -> dict[str, Any]:
+def _rate_headers(required: bool = True) -> dict[str, Any]:
     return {
-        name: {"description": text, "schema": {"type": "integer"}}
+        name: {"description": text, "required": required, "schema": {"type": "integer"}}
         for name, text in (
             ("x-ratelimit-limit", "Requests allowed a minute for this key."),
             ("x-ratelimit-remaining", "Requests left in the current window."),
@@ -54,7 +62,7 @@ def _errors(*statuses: str) -> dict[str, Any]:
     answers: dict[str, Any] = {
         status: {
             "description": texts[status],
-            "headers": {} if status == "401" else _rate_headers(),
+            "headers": {} if status == "401" else _rate_headers(status != "429"),
             "content": {"application/json": {"schema": _ERROR}},
         }
         for status in statuses
@@ -62,6 +70,7 @@ def _errors(*statuses: str) -> dict[str, Any]:
     if "429" in answers:
         answers["429"]["headers"]["Retry-After"] = {
             "description": "Whole seconds to wait before retrying.",
+            "required": True,
             "schema": {"type": "integer", "minimum": 1},
         }
     answers["500"] = {
@@ -74,6 +83,7 @@ def _errors(*statuses: str) -> dict[str, Any]:
 def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "description": description,
+        "headers": _rate_headers(),
         "content": {"application/json": {"schema": schema}},
     }
 
@@ -97,14 +107,18 @@ def read_paths() -> dict[str, Any]:
     listing = [
         {"name": name, "in": "query", "required": False, "schema": schema}
         for name, schema in (
-            ("limit", {**_INTEGER_TEXT, "description": "Default 100, at most 1000."}),
-            ("offset", _INTEGER_TEXT),
-            ("idFrom", _INTEGER_TEXT),
-            ("idTo", _INTEGER_TEXT),
-            ("statusType", _INTEGER_TEXT),
+            ("limit", {**_COUNT, "maximum": 1000, "description": "Default 100."}),
+            ("offset", {**_COUNT, "description": "Default 0."}),
+            ("idFrom", _INT64),
+            ("idTo", _INT64),
+            ("statusType", _INT64),
             (
                 "dateCreatedFrom",
-                {"type": "string", "description": "yyyy-mm-dd[ HH:mm]"},
+                {
+                    "type": "string",
+                    "description": "yyyy-mm-dd[ HH:mm], in UTC.",
+                    "pattern": _DATE,
+                },
             ),
         )
     ]
@@ -251,6 +265,14 @@ def read_schemas() -> dict[str, Any]:
 def operation_paths() -> dict[str, Any]:
     """The notification route and the operational endpoints."""
     status = {"type": "object", "properties": {"status": {"type": "string"}}}
+    received = {
+        "type": "object",
+        "required": ["Status", "Message"],
+        "properties": {
+            "Status": {"type": "integer", "const": 200},
+            "Message": {"type": "string"},
+        },
+    }
     return {
         "/notifications/mercadolibre": {
             "post": {
@@ -265,8 +287,19 @@ def operation_paths() -> dict[str, Any]:
                                 "required": ["topic", "resource", "user_id"],
                                 "properties": {
                                     "topic": {"const": "messages"},
-                                    "resource": {"type": "string"},
-                                    "user_id": {"type": ["integer", "string"]},
+                                    "resource": {
+                                        "type": "string",
+                                        "description": "The message's id, bare "
+                                        "or as /messages/<id>.",
+                                        "pattern": _RESOURCE,
+                                    },
+                                    "user_id": {
+                                        "description": "The seller's id.",
+                                        "oneOf": [
+                                            {"type": "integer", "minimum": 0},
+                                            {"type": "string", "pattern": "^[0-9]+$"},
+                                        ],
+                                    },
                                 },
                             }
                         }
@@ -274,7 +307,8 @@ def operation_paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": {
-                        "description": "Received; the message is fetched afterwards."
+                        "description": "Received; the message is fetched afterwards.",
+                        "content": {"application/json": {"schema": received}},
                     },
                     "400": {
                         "description": "Not a messages notification.",

@@ -28,10 +28,13 @@ def sandbox(
     """Run the local stand-in of Mercado Libre's messaging API."""
     if context.invoked_subcommand is not None:
         return
+    import os
+
     from postventa.logs import configure_logging
     from postventa.marketplaces.sandbox import SandboxConfig, run_sandbox
 
-    configure_logging("INFO", "console")
+    # A line per stored message costs more than the rest of the request.
+    configure_logging(os.environ.get("POSTVENTA_LOG_LEVEL", "INFO"), "console")
     run_sandbox(host, port, SandboxConfig(notification_url=notify))
 
 

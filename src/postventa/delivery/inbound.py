@@ -48,9 +48,11 @@ class Inbound:
         seller_id = payload.get("user_id")
         if payload.get("topic") != "messages" or message_id is None:
             return False
-        if not isinstance(seller_id, (int, str)) or not str(seller_id).isdigit():
+        # isdigit alone admits digits int() cannot read, such as superscripts.
+        digits = str(seller_id) if isinstance(seller_id, (int, str)) else ""
+        if not (digits.isascii() and digits.isdigit()):
             return False
-        task = asyncio.create_task(self._fetch(int(seller_id), message_id))
+        task = asyncio.create_task(self._fetch(int(digits), message_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True

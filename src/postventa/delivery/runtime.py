@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from postventa.delivery.inbound import Inbound
@@ -20,6 +20,8 @@ class DeliveryRuntime:
     polls: bool = True
     webhooks: WebhookDispatcher | None = None
     listen_url: str | None = None
+    # Run once the block ends, after the tasks stopped (the marketplace's session).
+    closes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake(self) -> None:
@@ -45,3 +47,5 @@ class DeliveryRuntime:
         finally:
             self._stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for close in self.closes:
+                await close()

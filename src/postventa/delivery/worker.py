@@ -4,6 +4,8 @@ A claim is a lease that the worker renews while it works; a worker that dies
 stops renewing and its messages become due again once the lease runs out.
 Such a message, or one whose last attempt timed out after sending, is first
 looked for in the marketplace's conversation, so the buyer never gets it twice.
+Finished attempts are recorded in batches: one write job settles every attempt
+that finished while the previous job was being committed.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
 
 from postventa.delivery.backoff import Backoff
-from postventa.domain.messages import MessageStatus
+from postventa.domain.messages import Message, MessageStatus
 from postventa.marketplaces.port import (
     Delivered,
     Marketplace,
@@ -31,7 +34,8 @@ from postventa.marketplaces.port import (
     UnknownOutcome,
 )
 from postventa.store.database import Database
-from postventa.store.outbox import Attempt, Claim
+from postventa.store.outbox import Attempt, Claim, Settlement
+from postventa.store.unit_of_work import Repositories
 
 log = structlog.get_logger(__name__)
 NOT_CONNECTED_WAIT = timedelta(hours=1)
@@ -57,8 +61,31 @@ def outgoing(claim: Claim) -> Outgoing:
     )
 
 
+@dataclass(slots=True)
+class _Finished:
+    """An attempt waiting to be recorded; ``held`` answers once it is."""
+
+    claim: Claim
+    settlement: Settlement
+    held: asyncio.Future[bool]
+
+    def settled(self) -> Message:
+        """The message as it stands after the attempt, for its webhook event."""
+        values = self.settlement.values
+        return replace(
+            self.claim.message,
+            status=MessageStatus(values["status"]),
+            reason=values.get("reason"),
+            sent_at=values.get("sent_at"),
+        )
+
+
 class Worker:
-    """Delivers messages until stopped; ``wake`` makes it look at once."""
+    """Delivers messages until stopped; ``wake`` makes it look at once.
+
+    ``batch_size`` is how many messages it holds claimed at most, by default
+    ``concurrency``, the number it sends at once.
+    """
 
     def __init__(
         self,
@@ -66,7 +93,7 @@ class Worker:
         marketplace: Marketplace,
         *,
         lease_seconds: float = 30.0,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         concurrency: int = 32,
         max_attempts: int = 25,
         idle_poll_seconds: float = 1.0,
@@ -78,7 +105,8 @@ class Worker:
         self._database = database
         self._marketplace = marketplace
         self._lease = timedelta(seconds=lease_seconds)
-        self._batch_size = batch_size
+        self._batch_size = batch_size or concurrency
+        self._refill = max(1, self._batch_size // 4)
         self._slots = asyncio.Semaphore(concurrency)
         self._max_attempts = max_attempts
         self._idle_poll = idle_poll_seconds
@@ -89,6 +117,8 @@ class Worker:
         self._wakeup = asyncio.Event()
         self._in_flight: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._finished: list[_Finished] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -99,9 +129,9 @@ class Worker:
         log.info("worker.started", worker=self.name)
         try:
             while not stop.is_set():
-                claimed = await self.claim_once()
-                if not claimed:
-                    await self._sleep(stop)
+                if self._has_room() and await self._claim_safely():
+                    continue
+                await self._sleep(stop)
         finally:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -109,6 +139,20 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
             log.info("worker.stopped", worker=self.name)
+
+    async def _claim_safely(self) -> int:
+        """Claim, riding out a store that is briefly away (a database restart):
+        the next wake-up or poll tries again."""
+        try:
+            return await self.claim_once()
+        except Exception:
+            log.exception("worker.claim_failed", worker=self.name)
+            return 0
+
+    def _has_room(self) -> bool:
+        """Whether enough slots are free to claim again: claims are write jobs,
+        so they wait for a quarter of the slots rather than take one at a time."""
+        return self._batch_size - len(self._in_flight) >= self._refill
 
     async def claim_once(self) -> int:
         """Claim what is due (as many as free slots allow) and start sending it."""
@@ -169,6 +213,8 @@ class Worker:
             outcome = self._retry(claim, Retryable(f"unexpected error: {exc!r}"))
         finally:
             self._in_flight.discard(claim.message.id)
+            if self._has_room():
+                self._wakeup.set()
         try:
             await self._record(claim, started, outcome, bound)
         except Exception:
@@ -245,21 +291,16 @@ class Worker:
             status_code=outcome.get("_status_code"),
             detail=values.get("reason"),
         )
+        finished = _Finished(
+            claim,
+            Settlement(attempt, values),
+            asyncio.get_running_loop().create_future(),
+        )
+        self._finished.append(finished)
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_finished())
+        held = await finished.held
 
-        def record(repos: Any) -> bool:
-            repos.outbox.record_attempt(attempt)
-            held = bool(repos.outbox.settle(claim.message.id, self.name, **values))
-            if held:
-                settled = replace(
-                    claim.message,
-                    status=MessageStatus(values["status"]),
-                    reason=values.get("reason"),
-                    sent_at=values.get("sent_at"),
-                )
-                repos.webhooks.status_changed(settled, attempt.finished_at)
-            return held
-
-        held = await self._database.write(record)
         if self._on_attempt is not None:
             self._on_attempt(attempt.outcome, values["status"])
         event = f"delivery.{attempt.outcome}"
@@ -271,3 +312,49 @@ class Worker:
             bound.info(event, reason=values.get("reason"))
         else:
             bound.warning(event, reason=values.get("reason"))
+
+    async def _record_finished(self) -> None:
+        """Record what has finished, a batch per write job, until none is left.
+
+        A batch that fails is recorded again one attempt per job, so that one
+        bad row does not leave the others' leases to run out.
+        """
+        while self._finished:
+            batch, self._finished = self._finished, []
+            if len(batch) > 1:
+                try:
+                    held = await self._database.write(partial(self._settle, batch))
+                except Exception:
+                    log.warning("delivery.batch_record_failed", size=len(batch))
+                else:
+                    for finished in batch:
+                        _answer(finished.held, finished.claim.message.id in held)
+                    continue
+            await asyncio.gather(*(self._record_alone(one) for one in batch))
+
+    async def _record_alone(self, finished: _Finished) -> None:
+        try:
+            held = await self._database.write(partial(self._settle, [finished]))
+        except Exception as exc:
+            if not finished.held.done():
+                finished.held.set_exception(exc)
+        else:
+            _answer(finished.held, finished.claim.message.id in held)
+
+    def _settle(self, batch: list[_Finished], repos: Repositories) -> set[int]:
+        settlements = [finished.settlement for finished in batch]
+        held = repos.outbox.settle_all(self.name, settlements)
+        repos.webhooks.statuses_changed(
+            [
+                (finished.settled(), finished.settlement.attempt.finished_at)
+                for finished in batch
+                if finished.claim.message.id in held
+            ]
+        )
+        return held
+
+
+def _answer(future: asyncio.Future[bool], held: bool) -> None:
+    """Tell a waiting delivery whether its message was still held when recorded."""
+    if not future.done():
+        future.set_result(held)

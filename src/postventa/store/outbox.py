@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from postventa.domain.messages import Direction, Message, MessageStatus
 from postventa.store import tables as t
@@ -37,6 +47,14 @@ class Attempt:
     outcome: str
     status_code: int | None
     detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """One finished attempt and the message's new columns (status and so on)."""
+
+    attempt: Attempt
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 class OutboxRepository:
@@ -121,19 +139,46 @@ class OutboxRepository:
         )
         return bool(result.rowcount)
 
-    def record_attempt(self, attempt: Attempt) -> None:
-        self._db.execute(
-            insert(t.delivery_attempts).values(
-                message_id=attempt.message_id,
-                number=attempt.number,
-                worker=attempt.worker,
-                started_at=attempt.started_at,
-                finished_at=attempt.finished_at,
-                outcome=attempt.outcome,
-                status_code=attempt.status_code,
-                detail=attempt.detail,
+    def settle_all(self, owner: str, settlements: list[Settlement]) -> set[int]:
+        """Record many attempts and where their messages stand, with a handful of
+        statements for the whole batch; answers the ids this worker still held
+        (the others' columns are left as they are)."""
+        ids = [settlement.attempt.message_id for settlement in settlements]
+        if not ids:
+            return set()
+        held = set(
+            self._db.scalars(
+                select(m.c.id).where(
+                    m.c.id.in_(ids), m.c.lease_owner == owner, m.c.status == SENDING
+                )
             )
         )
+        self._db.execute(
+            insert(t.delivery_attempts),
+            [_attempt_row(settlement.attempt) for settlement in settlements],
+        )
+        # One executemany per shape of change (sent, retried, failed, waiting).
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for settlement in settlements:
+            message_id = settlement.attempt.message_id
+            if message_id in held:
+                row = {"settled_id": message_id, **settlement.values}
+                shapes.setdefault(tuple(sorted(settlement.values)), []).append(row)
+        for rows in shapes.values():
+            self._db.execute(
+                update(m)
+                .where(
+                    m.c.id == bindparam("settled_id"),
+                    m.c.lease_owner == owner,
+                    m.c.status == SENDING,
+                )
+                .values(lease_owner=None, lease_expires_at=None),
+                rows,
+            )
+        return held
+
+    def record_attempt(self, attempt: Attempt) -> None:
+        self._db.execute(insert(t.delivery_attempts).values(_attempt_row(attempt)))
 
     def release_waiting(self, account_id: int, now: datetime) -> int:
         """Make an account's waiting messages due now (after it connects)."""
@@ -187,3 +232,16 @@ class OutboxRepository:
             )
             .values(polled_at=now, blocked_reason=blocked_reason, updated_at=now)
         )
+
+
+def _attempt_row(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "message_id": attempt.message_id,
+        "number": attempt.number,
+        "worker": attempt.worker,
+        "started_at": attempt.started_at,
+        "finished_at": attempt.finished_at,
+        "outcome": attempt.outcome,
+        "status_code": attempt.status_code,
+        "detail": attempt.detail,
+    }

@@ -210,17 +210,43 @@ class WebhookRepository:
             message.account_id, STATUS_CHANGED, status_changed_data(message), now
         )
 
+    def statuses_changed(self, changes: list[tuple[Message, datetime]]) -> None:
+        """``status_changed`` for many messages, each with its moment, reading
+        each account's endpoints once (the worker settles in batches)."""
+        targets: dict[int, list[int]] = {}
+        for message, now in changes:
+            if message.status not in ANNOUNCED_STATUSES:
+                continue
+            account = message.account_id
+            if account not in targets:
+                targets[account] = self._targets(account, STATUS_CHANGED)
+            data = status_changed_data(message)
+            self._write(account, STATUS_CHANGED, data, now, targets[account])
+
     def message_received(self, message: Message, now: datetime) -> str | None:
         """Announce a buyer's message that was just stored."""
         return self._emit(message.account_id, RECEIVED, received_data(message), now)
 
-    # TODO(webhooks): purge settled events and their attempts after a retention
-    # period; until then the three tables grow with every announced change.
+    def _targets(self, account_id: int, kind: str) -> list[int]:
+        return [p.id for p in self.endpoints(account_id) if kind in p.events]
+
     def _emit(
         self, account_id: int, kind: str, data: dict[str, Any], now: datetime
     ) -> str | None:
         """Write an event and its deliveries; None when no endpoint wants it."""
-        targets = [p.id for p in self.endpoints(account_id) if kind in p.events]
+        targets = self._targets(account_id, kind)
+        return self._write(account_id, kind, data, now, targets)
+
+    # TODO(webhooks): purge settled events and their attempts after a retention
+    # period; until then the three tables grow with every announced change.
+    def _write(
+        self,
+        account_id: int,
+        kind: str,
+        data: dict[str, Any],
+        now: datetime,
+        targets: list[int],
+    ) -> str | None:
         if not targets:
             return None
 

@@ -19,9 +19,20 @@ from postventa.marketplaces.mercadolibre.documents import (
     GuideOption,
     MarketMessage,
 )
-from postventa.marketplaces.mercadolibre.errors import status_error
+from postventa.marketplaces.mercadolibre.errors import (
+    TOO_MANY_RETRY_AFTER,
+    retry_after,
+    status_error,
+)
 from postventa.marketplaces.mercadolibre.tokens import Tokens
-from postventa.marketplaces.mercadolibre.wire import Call, CallObserver, Upload, Wire
+from postventa.marketplaces.mercadolibre.transport import Answer
+from postventa.marketplaces.mercadolibre.wire import (
+    MAX_CONNECTIONS,
+    Call,
+    CallObserver,
+    Upload,
+    Wire,
+)
 from postventa.marketplaces.port import (
     ConversationView,
     Credentials,
@@ -43,6 +54,10 @@ MESSAGE = "/messages/{message_id}"
 PAGE_SIZE = 100
 MAX_PAGES = 50
 KNOWN_BUYERS = 10_000
+# A 401 with a token another call had just obtained, which the marketplace may
+# refuse already, is worth another renewal; a token this call obtained itself
+# and the marketplace refused at once means the credentials are no good.
+MAX_RENEWALS = 3
 
 
 @dataclass(slots=True)
@@ -71,11 +86,12 @@ class MercadoLibre:
         gets_per_minute: int = 500,
         timeout: float = 10.0,
         on_call: CallObserver | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout)
         limits = {"GET": gets_per_minute, "POST": posts_per_minute}
-        self._wire = Wire(self._http, base_url, open_blob, limits, timeout, on_call)
+        self._wire = Wire(
+            http, base_url, open_blob, limits, timeout, on_call, max_connections
+        )
         self._tokens = Tokens(credentials, self._wire)
         self._buyers: OrderedDict[tuple[int, str], int] = OrderedDict()
 
@@ -121,10 +137,8 @@ class MercadoLibre:
         return message.incoming(session.seller_id)
 
     async def aclose(self) -> None:
-        """Stop the rate limiters, and close the HTTP client if it is ours."""
+        """Stop the rate limiters, and close the HTTP session if it is ours."""
         await self._wire.aclose()
-        if self._owns_http:
-            await self._http.aclose()
 
     async def __aenter__(self) -> MercadoLibre:
         return self
@@ -229,31 +243,50 @@ class MercadoLibre:
         return _Session(account_id, await self._tokens.current(account_id))
 
     async def _call(self, session: _Session, call: Call) -> Document:
-        """Send ``call`` with the account's token; on a 401 refresh once, retry once."""
+        """Send ``call`` with the account's token, renewing it on a 401."""
         response = await self._send(session, call)
-        if response.status_code == 401:
+        for _ in range(MAX_RENEWALS):
+            if response.status_code != 401:
+                break
             stale = session.credentials.access_token
-            session.credentials = await self._tokens.refresh(session.account_id, stale)
+            session.credentials, own = await self._tokens.refresh(
+                session.account_id, stale
+            )
             response = await self._send(session, call)
+            if own and response.status_code == 401:
+                raise Permanent(
+                    "The marketplace refused a freshly refreshed access token: "
+                    "the account must be reconnected.",
+                    401,
+                )
 
         if response.status_code == 401:
-            raise Permanent(
-                "The marketplace refused a freshly refreshed access token: "
-                "the account must be reconnected.",
-                401,
-            )
+            raise Retryable("The marketplace kept refusing renewed access tokens.", 401)
         if response.status_code >= 400:
             raise status_error(response, call.creates_message)
         return _document(response, call)
 
-    async def _send(self, session: _Session, call: Call) -> httpx.Response:
+    async def _send(self, session: _Session, call: Call) -> Answer:
         credentials = session.credentials
-        return await self._wire.send(
+        response = await self._wire.send(
             call,
             client_id=credentials.client_id,
             account_id=session.account_id,
             token=credentials.access_token,
         )
+        if response.status_code == 429:
+            self._hold_application(credentials.client_id, response)
+        return response
+
+    def _hold_application(self, client_id: str, response: Answer) -> None:
+        """Pause every call of the application, not only those of one method.
+
+        Retry-After asks the client to wait before its next request, and the
+        marketplace does not say which of its limits answered.
+        """
+        seconds = retry_after(response.headers) or TOO_MANY_RETRY_AFTER
+        for method in ("GET", "POST"):
+            self._wire.limiter(client_id, method).pause(seconds)
 
 
 def _option_body(message: Outgoing, option: GuideOption) -> dict[str, str]:
@@ -269,7 +302,7 @@ def _pack_path(session: _Session, pack_id: str) -> dict[str, str | int]:
     return {"pack_id": pack_id, "seller_id": session.seller_id}
 
 
-def _document(response: httpx.Response, call: Call) -> Document:
+def _document(response: Answer, call: Call) -> Document:
     try:
         document = response.json()
     except ValueError as exc:

@@ -1,6 +1,6 @@
-"""Mercado Libre's answers and httpx's failures, translated into the port's errors.
+"""Mercado Libre's answers and failed calls, translated into the port's errors.
 
-httpx.TransportError
+httpx.TransportError (the aiohttp transport raises these classes too)
  ├── raised before the request left (ConnectError, ConnectTimeout, PoolTimeout,
  │   LocalProtocolError, UnsupportedProtocol, ProxyError)   → Retryable
  └── raised after it may have arrived (ReadTimeout, WriteTimeout, ReadError,
@@ -19,12 +19,14 @@ HTTP status
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from postventa.marketplaces.mercadolibre.transport import Answer
 from postventa.marketplaces.port import (
     MarketplaceError,
     NotConnected,
@@ -60,7 +62,7 @@ def transport_error(exc: Exception, creates_message: bool) -> Retryable:
 
 
 def status_error(
-    response: httpx.Response, creates_message: bool, reason: str | None = None
+    response: Answer, creates_message: bool, reason: str | None = None
 ) -> MarketplaceError:
     """The error for an HTTP answer of 400 or more."""
     status = response.status_code
@@ -78,7 +80,7 @@ def status_error(
     return Permanent(reason, status)
 
 
-def token_error(response: httpx.Response) -> MarketplaceError:
+def token_error(response: Answer) -> MarketplaceError:
     """The error for a refused token refresh; the body is never echoed."""
     status = response.status_code
     code = _field(_document(response), "error") or f"HTTP {status}"
@@ -99,7 +101,7 @@ def token_error(response: httpx.Response) -> MarketplaceError:
     return status_error(response, False, f"The token refresh failed ({code}).")
 
 
-def marketplace_reason(response: httpx.Response) -> str:
+def marketplace_reason(response: Answer) -> str:
     """The marketplace's own sentence for a refusal, else its code or status."""
     document = _document(response)
     reason = _field(document, "message") or _field(document, "error")
@@ -108,7 +110,7 @@ def marketplace_reason(response: httpx.Response) -> str:
     return reason[:MAX_REASON_LENGTH]
 
 
-def retry_after(headers: httpx.Headers) -> float | None:
+def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
     value = headers.get("retry-after", "").strip()
     if not value:
@@ -130,7 +132,7 @@ def _seconds_until(value: str) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
-def _document(response: httpx.Response) -> dict[str, Any]:
+def _document(response: Answer) -> dict[str, Any]:
     try:
         document = response.json()
     except ValueError:

@@ -3,19 +3,23 @@
 A refresh token works once and only the newest is valid, so two refreshes for
 one seller must never overlap: each account has its own lock, and the new
 tokens are saved before the access token is used.
+
+The credentials read from the store are kept in memory for a few seconds, so
+that a worker does not read and unseal them for every call; a refresh always
+reads the store first, since another process may have refreshed already.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from postventa.marketplaces.mercadolibre.errors import token_error
+from postventa.marketplaces.mercadolibre.transport import Answer
 from postventa.marketplaces.mercadolibre.wire import Call, Wire
 from postventa.marketplaces.port import (
     Credentials,
@@ -28,6 +32,9 @@ OAUTH_ROUTE = "/oauth/token"
 # Refresh a little before the marketplace would refuse the token.
 REFRESH_MARGIN = timedelta(minutes=2)
 DEFAULT_LIFETIME = timedelta(hours=6)
+# How long credentials read from the store are trusted without reading them
+# again: new credentials saved by another process are used within this time.
+CACHE_SECONDS = 5.0
 Now = Callable[[], datetime]
 
 
@@ -38,40 +45,70 @@ def utc_now() -> datetime:
 class Tokens:
     """Hands out each account's access token, refreshing it when needed."""
 
-    def __init__(self, store: CredentialStore, wire: Wire, now: Now = utc_now) -> None:
+    def __init__(
+        self,
+        store: CredentialStore,
+        wire: Wire,
+        now: Now = utc_now,
+        cache_seconds: float = CACHE_SECONDS,
+    ) -> None:
         self._store = store
         self._wire = wire
         self._now = now
         self._locks: dict[int, asyncio.Lock] = {}
+        self._cache_seconds = cache_seconds
+        # Per account: the credentials last read or obtained, and until when
+        # (time.monotonic) they are used without reading the store again.
+        self._cached: dict[int, tuple[float, Credentials]] = {}
 
     async def current(self, account_id: int) -> Credentials:
         """Credentials whose access token is usable now."""
-        credentials = await self._load(account_id)
+        cached = self._cached.get(account_id)
+        if cached is not None and time.monotonic() < cached[0]:
+            credentials = cached[1]
+        else:
+            credentials = await self._load(account_id)
         if self._usable(credentials):
             return credentials
-        return await self.refresh(account_id, stale=credentials.access_token)
+        fresh, _ = await self.refresh(account_id, stale=credentials.access_token)
+        return fresh
 
-    async def refresh(self, account_id: int, stale: str | None) -> Credentials:
-        """Replace the ``stale`` access token, unless another caller just did."""
+    async def refresh(
+        self, account_id: int, stale: str | None
+    ) -> tuple[Credentials, bool]:
+        """Replace the ``stale`` access token, unless another caller just did.
+
+        Also answers whether this call exchanged the refresh token itself, or
+        took the token another caller had just obtained.
+        """
         async with self._lock(account_id):
             credentials = await self._load(account_id)
             if credentials.access_token != stale and self._usable(credentials):
-                return credentials
+                return credentials, False
 
             fresh = await self._exchange(account_id, credentials)
             await self._store.save(account_id, fresh)
-            return fresh
+            self._remember(account_id, fresh)
+            return fresh, True
 
     def _lock(self, account_id: int) -> asyncio.Lock:
         return self._locks.setdefault(account_id, asyncio.Lock())
 
     async def _load(self, account_id: int) -> Credentials:
+        """The stored credentials, read now (and kept for a few seconds)."""
+        self._cached.pop(account_id, None)
         credentials = await self._store.load(account_id)
         if credentials is None:
             raise NotConnected(
                 f"Account {account_id} has no Mercado Libre credentials."
             )
+        self._remember(account_id, credentials)
         return credentials
+
+    def _remember(self, account_id: int, credentials: Credentials) -> None:
+        if self._cache_seconds > 0:
+            until = time.monotonic() + self._cache_seconds
+            self._cached[account_id] = (until, credentials)
 
     def _usable(self, credentials: Credentials) -> bool:
         expires = credentials.access_expires_at
@@ -120,7 +157,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _grant(response: httpx.Response) -> dict[str, Any]:
+def _grant(response: Answer) -> dict[str, Any]:
     try:
         grant = response.json()
     except ValueError as exc:

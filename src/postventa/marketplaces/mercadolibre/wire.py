@@ -19,13 +19,22 @@ from postventa.marketplaces.mercadolibre.errors import (
     transport_error,
 )
 from postventa.marketplaces.mercadolibre.ratelimit import FairLimiter
+from postventa.marketplaces.mercadolibre.transport import (
+    AiohttpTransport,
+    Answer,
+    FilePart,
+    HttpxTransport,
+    Transport,
+)
 
 CALL = "mercadolibre.call"
 CALL_FAILED = "mercadolibre.call_failed"
-# httpx's timeouts bound each phase (connect, every read and write); this bounds
+# The transport's timeouts bound each phase (connect, every read); this bounds
 # the whole call, so that a marketplace trickling its answer cannot hold a
 # delivery forever. Generous, because an upload may carry 25 MB.
 DEADLINE_FACTOR = 4.0
+# Connections kept to the marketplace when the wire makes its own session.
+MAX_CONNECTIONS = 100
 
 log = structlog.get_logger(__name__)
 # Told each call's method, route template, status (None without an answer)
@@ -63,18 +72,28 @@ class Call:
 
 
 class Wire:
-    """Sends calls within each application's rate limits, and logs each one."""
+    """Sends calls within each application's rate limits, and logs each one.
+
+    ``http`` is an httpx client to send through (the caller closes it); without
+    one the wire sends through an aiohttp session of its own, with at most
+    ``max_connections`` connections, closed by ``aclose``.
+    """
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | None,
         base_url: str,
         open_blob: Callable[[str], BinaryIO],
         limits: Mapping[str, int],
         timeout: float,
         on_call: CallObserver | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
-        self._http = http
+        self._transport: Transport = (
+            HttpxTransport(http, timeout)
+            if http is not None
+            else AiohttpTransport(timeout, max_connections)
+        )
         self._on_call = on_call
         self._base_url = base_url.rstrip("/")
         self._open_blob = open_blob
@@ -84,27 +103,39 @@ class Wire:
 
     async def send(
         self, call: Call, *, client_id: str, account_id: int, token: str | None
-    ) -> httpx.Response:
+    ) -> Answer:
         """Send ``call`` once, when the application's limit allows it."""
         limiter = self.limiter(client_id, call.method)
         await limiter.acquire(account_id)
-        bound = log.bind(method=call.method, route=call.route, account_id=account_id)
 
         started = time.perf_counter()
         try:
             response = await self._request(call, token)
         except (httpx.TransportError, TimeoutError) as exc:
             self._observe(call, None, started)
-            bound.warning(
-                CALL_FAILED, error=type(exc).__name__, duration_ms=_since(started)
+            log.warning(
+                CALL_FAILED,
+                method=call.method,
+                route=call.route,
+                account_id=account_id,
+                error=type(exc).__name__,
+                duration_ms=_since(started),
             )
             raise transport_error(exc, call.creates_message) from exc
 
-        if response.status_code == 429:
+        status = response.status_code
+        if status == 429:
             limiter.pause(retry_after(response.headers) or TOO_MANY_RETRY_AFTER)
-        self._observe(call, response.status_code, started)
-        emit = bound.info if response.status_code < 400 else bound.warning
-        emit(CALL, status=response.status_code, duration_ms=_since(started))
+        self._observe(call, status, started)
+        emit = log.info if status < 400 else log.warning
+        emit(
+            CALL,
+            method=call.method,
+            route=call.route,
+            account_id=account_id,
+            status=status,
+            duration_ms=_since(started),
+        )
         return response
 
     def limiter(self, client_id: str, method: str) -> FairLimiter:
@@ -125,26 +156,26 @@ class Wire:
     async def aclose(self) -> None:
         for limiter in self._limiters.values():
             await limiter.aclose()
+        await self._transport.aclose()
 
-    async def _request(self, call: Call, token: str | None) -> httpx.Response:
+    async def _request(self, call: Call, token: str | None) -> Answer:
         headers = {"Accept": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         with ExitStack() as files:
-            upload = None
+            upload: FilePart | None = None
             if call.upload is not None:
                 blob = files.enter_context(self._open_blob(call.upload.sha256))
-                upload = {"file": (call.upload.name, blob, call.upload.media_type)}
+                upload = (call.upload.name, blob, call.upload.media_type)
             async with asyncio.timeout(self._timeout * DEADLINE_FACTOR):
-                return await self._http.request(
+                return await self._transport.request(
                     call.method,
                     self._base_url + call.path,
                     params=call.params,
-                    json=call.json,
-                    data=call.form,
-                    files=upload,
                     headers=headers,
-                    timeout=self._timeout,
+                    json=call.json,
+                    form=call.form,
+                    upload=upload,
                 )
 
 

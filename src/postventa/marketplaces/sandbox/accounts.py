@@ -13,6 +13,7 @@ from postventa.marketplaces.sandbox.config import SellerConfig
 from postventa.marketplaces.sandbox.errors import (
     InvalidClient,
     InvalidGrant,
+    TokenRefused,
     Unauthorized,
 )
 
@@ -59,10 +60,26 @@ class TokenGrant:
         }
 
 
-@dataclass(frozen=True)
+@dataclass
 class _AccessToken:
     seller_id: int
+    issued_at: float
     expires_at: float
+    uses: int = 0
+
+
+@dataclass(frozen=True)
+class TokenLimits:
+    """How soon access tokens are refused, whatever their announced expiry."""
+
+    max_uses: int | None = None
+    seconds: float | None = None
+
+    def check(self, token: _AccessToken, now: float) -> None:
+        if self.max_uses is not None and token.uses > self.max_uses:
+            raise TokenRefused("token_used_up")
+        if self.seconds is not None and now >= token.issued_at + self.seconds:
+            raise TokenRefused("token_expired")
 
 
 class Accounts:
@@ -111,18 +128,24 @@ class Accounts:
             access = f"APP_USR-{client_id}-{secrets.token_hex(12)}-{seller.seller_id}"
             now = self._clock()
             self._forget_expired(now)
-            self._access[access] = _AccessToken(seller.seller_id, now + lifetime)
+            self._access[access] = _AccessToken(seller.seller_id, now, now + lifetime)
         return TokenGrant(access, int(lifetime), seller.seller_id, seller.refresh_token)
 
-    def authenticate(self, authorization: str | None) -> Seller:
-        """The seller an `Authorization: Bearer` header acts for."""
+    def authenticate(
+        self, authorization: str | None, limits: TokenLimits | None = None
+    ) -> Seller:
+        """The seller an `Authorization: Bearer` header acts for; counts a use."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Missing access token.", "unauthorized")
         with self._lock:
             grant = self._access.get(token.strip())
-            if grant is None or grant.expires_at <= self._clock():
+            now = self._clock()
+            if grant is None or grant.expires_at <= now:
                 raise Unauthorized("Invalid or expired access token.", "invalid_token")
+            grant.uses += 1
+            if limits is not None:
+                limits.check(grant, now)
             return self._sellers[grant.seller_id]
 
     def _check_client(self, client_id: str, client_secret: str) -> None:

@@ -126,7 +126,12 @@ def fault_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
             "notifications": sandbox.notifier.counts(),
         }
 
-    return [read_faults, set_faults, stats]
+    @get(routes.ADMIN_REQUESTS)
+    async def requests() -> Json:
+        """The latest marketplace requests, each with the time it arrived."""
+        return {"requests": sandbox.stats.logged()}
+
+    return [read_faults, set_faults, stats, requests]
 
 
 def admin_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:

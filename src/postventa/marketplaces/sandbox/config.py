@@ -33,6 +33,8 @@ class FaultConfig(
 
     latency_ms: Seconds = 0.0
     latency_jitter_ms: Seconds = 0.0
+    spike_rate: Rate = 0.0
+    spike_ms: Seconds = 0.0
     error_rate: Rate = 0.0
     error_statuses: tuple[ServerError, ...] = (500, 502, 503)
     rate_429: Rate = 0.0
@@ -40,6 +42,10 @@ class FaultConfig(
     timeout_rate: Rate = 0.0
     timeout_seconds: Seconds = 30.0
     drop_rate: Rate = 0.0
+    drop_before_rate: Rate = 0.0
+    # Access tokens refused before the expiry they announced.
+    token_max_uses: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    token_ttl_seconds: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
     seed: int | None = None
     # Empty: every marketplace route. Else only paths starting with one of these.
     path_prefixes: tuple[str, ...] = ()

@@ -4,6 +4,7 @@ MarketplaceError
  ├── BadRequest (400)          malformed body, invalid text, template or file
  ├── InvalidGrant (400)        a refresh token that is unknown or already used
  ├── Unauthorized (401)        missing, unknown or expired access token
+ │    └── TokenRefused         a valid token refused early by an injected fault
  ├── InvalidClient (401)       wrong application id or secret
  ├── Forbidden (403)           cap used up, blocked conversation, no access
  ├── NotFound (404)            unknown option, message or pack
@@ -54,6 +55,14 @@ class InvalidGrant(MarketplaceError):
 class Unauthorized(MarketplaceError):
     status = 401
     error = "unauthorized"
+
+
+class TokenRefused(Unauthorized):
+    """Answered like any expired token; ``kind`` names the fault for the counters."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__("Invalid or expired access token.", "invalid_token")
+        self.kind = kind
 
 
 class InvalidClient(MarketplaceError):

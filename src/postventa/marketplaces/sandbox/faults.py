@@ -16,6 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from postventa.marketplaces.sandbox.config import FaultConfig
 from postventa.marketplaces.sandbox.errors import JSON, error_body
 from postventa.marketplaces.sandbox.routes import is_admin
+from postventa.marketplaces.sandbox.stats import note_fault
 
 log = structlog.get_logger(__name__)
 _ERROR_NAMES = {
@@ -37,10 +38,29 @@ class FaultPlan:
     """What goes wrong with one request."""
 
     delay_seconds: float = 0.0
+    spike: bool = False
     error_status: int | None = None
     throttle: bool = False
     timeout: bool = False
     drop: bool = False
+    drop_before: bool = False
+
+    @property
+    def kind(self) -> str | None:
+        """The fault that wins when several are drawn, else a delay or none."""
+        if self.error_status is not None:
+            return "error"
+        if self.throttle:
+            return "rate_429"
+        if self.drop_before:
+            return "drop_before"
+        if self.drop:
+            return "drop"
+        if self.timeout:
+            return "timeout"
+        if self.spike:
+            return "spike"
+        return "latency" if self.delay_seconds else None
 
 
 class FaultInjector:
@@ -68,20 +88,28 @@ class FaultInjector:
         with self._lock:
             config, draw = self.config, self._random.random
             jitter, error, choice = draw(), draw(), draw()
-            throttle, timeout, drop = draw(), draw(), draw()
+            throttle, timeout, drop, drop_before = draw(), draw(), draw(), draw()
+            spike = draw() < config.spike_rate
             statuses = config.error_statuses or (500,)
+            delay_ms = config.latency_ms + jitter * config.latency_jitter_ms
             plan = FaultPlan(
-                delay_seconds=(config.latency_ms + jitter * config.latency_jitter_ms)
-                / 1000,
+                delay_seconds=(delay_ms + (config.spike_ms if spike else 0.0)) / 1000,
+                spike=spike,
                 error_status=statuses[int(choice * len(statuses))]
                 if error < config.error_rate
                 else None,
                 throttle=throttle < config.rate_429,
                 timeout=timeout < config.timeout_rate,
                 drop=drop < config.drop_rate,
+                drop_before=drop_before < config.drop_before_rate,
             )
             self._count(plan)
         return plan
+
+    def count(self, kind: str) -> None:
+        """Count a fault injected elsewhere (an access token refused early)."""
+        with self._lock:
+            self._counts[kind] += 1
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -90,14 +118,11 @@ class FaultInjector:
     def _count(self, plan: FaultPlan) -> None:
         if plan.delay_seconds:
             self._counts["latency"] += 1
-        if plan.error_status is not None:
-            self._counts["error"] += 1
-        elif plan.throttle:
-            self._counts["rate_429"] += 1
-        elif plan.drop:
-            self._counts["drop"] += 1
-        elif plan.timeout:
-            self._counts["timeout"] += 1
+        if plan.spike:
+            self._counts["spike"] += 1
+        kind = plan.kind
+        if kind is not None and kind not in ("latency", "spike"):
+            self._counts[kind] += 1
 
 
 def inject_faults(app: ASGIApp, injector: FaultInjector) -> ASGIApp:
@@ -108,6 +133,7 @@ def inject_faults(app: ASGIApp, injector: FaultInjector) -> ASGIApp:
             await app(scope, receive, send)
             return
         plan = injector.plan()
+        note_fault(scope, plan.kind)
         if plan.delay_seconds:
             await asyncio.sleep(plan.delay_seconds)
 
@@ -116,6 +142,8 @@ def inject_faults(app: ASGIApp, injector: FaultInjector) -> ASGIApp:
         elif plan.throttle:
             retry_after = str(injector.config.retry_after_seconds)
             await _answer_error(send, scope, 429, {"retry-after": retry_after})
+        elif plan.drop_before:
+            await _drop_before(send, scope)
         elif plan.drop:
             await _drop(app, scope, receive, send)
         elif plan.timeout:
@@ -164,6 +192,15 @@ async def _drop(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> Non
     if starts:
         await send(starts[0])
     raise ConnectionDropped("The sandbox dropped the connection after acting.")
+
+
+async def _drop_before(send: Send, scope: Scope) -> None:
+    """Cut the connection after a status line, without acting on the request."""
+    log.info("sandbox.fault_injected", fault="drop_before", path=scope["path"])
+    body = error_body(502, "bad_gateway", "Injected by the sandbox.")
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 502, "headers": headers})
+    raise ConnectionDropped("The sandbox dropped the connection before acting.")
 
 
 async def _answer_late(

@@ -20,6 +20,7 @@ ADMIN_BLOCK = f"{ADMIN_PREFIX}/packs/{{pack_id:str}}/block"
 ADMIN_UNBLOCK = f"{ADMIN_PREFIX}/packs/{{pack_id:str}}/unblock"
 ADMIN_MESSAGES = f"{ADMIN_PREFIX}/messages"
 ADMIN_STATS = f"{ADMIN_PREFIX}/stats"
+ADMIN_REQUESTS = f"{ADMIN_PREFIX}/requests"
 
 # Fixed paths first, so that /messages/attachments is not read as a message id.
 _TEMPLATES = (
@@ -37,6 +38,7 @@ _TEMPLATES = (
     ADMIN_UNBLOCK,
     ADMIN_MESSAGES,
     ADMIN_STATS,
+    ADMIN_REQUESTS,
 )
 _PARAMETER = re.compile(r"\{(\w+):\w+\}")
 

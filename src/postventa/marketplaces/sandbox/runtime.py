@@ -9,14 +9,14 @@ import msgspec
 import structlog
 from litestar import Request
 
-from postventa.marketplaces.sandbox.accounts import Accounts, Seller
+from postventa.marketplaces.sandbox.accounts import Accounts, Seller, TokenLimits
 from postventa.marketplaces.sandbox.config import SandboxConfig, validated
-from postventa.marketplaces.sandbox.errors import BadRequest, Forbidden
+from postventa.marketplaces.sandbox.errors import BadRequest, Forbidden, TokenRefused
 from postventa.marketplaces.sandbox.faults import FaultInjector
 from postventa.marketplaces.sandbox.notifier import Notifier, message_notification
 from postventa.marketplaces.sandbox.ratelimit import RollingLimiter
 from postventa.marketplaces.sandbox.state import Conversations, Message
-from postventa.marketplaces.sandbox.stats import Stats
+from postventa.marketplaces.sandbox.stats import Stats, note_fault
 
 log = structlog.get_logger(__name__)
 TAG = "post_sale"
@@ -38,7 +38,7 @@ class Sandbox:
 
     def authorize(self, request: Request[Any, Any, Any]) -> Seller:
         """The seller a request acts for, counted against its application's limit."""
-        seller = self.accounts.authenticate(request.headers.get("authorization"))
+        seller = self._authenticate(request)
         if request.method in ("GET", "HEAD"):
             kind, limit = "GET", self.config.get_limit_per_minute
         else:
@@ -48,6 +48,23 @@ class Sandbox:
         if request.url.path.startswith("/messages"):
             require_post_sale_tag(request)
         return seller
+
+    def _authenticate(self, request: Request[Any, Any, Any]) -> Seller:
+        faults = self.faults.config
+        limits = (
+            TokenLimits(faults.token_max_uses, faults.token_ttl_seconds)
+            if self.faults.applies(request.url.path)
+            else None
+        )
+        try:
+            return self.accounts.authenticate(
+                request.headers.get("authorization"), limits
+            )
+        except TokenRefused as exc:
+            self.faults.count(exc.kind)
+            note_fault(request.scope, exc.kind)
+            log.info("sandbox.fault_injected", fault=exc.kind, path=request.url.path)
+            raise
 
     def reconfigure(self, **changes: Any) -> SandboxConfig:
         """Change settings while running; faults restart from their seed."""

@@ -33,6 +33,8 @@ def sandbox_server(
         access_log=False,
         log_config=None,
         lifespan="on",
+        # Nothing stands in front of the sandbox: skip reading forwarded headers.
+        proxy_headers=False,
     )
     return uvicorn.Server(settings)
 
