@@ -19,9 +19,15 @@ from tests.integration.conftest import Seller
 IDLE_SECONDS = 0.3
 
 
-async def send_half_a_body(app: Any, url: str) -> tuple[int, dict[str, str], bytes]:
-    """POST whose body stops halfway, as a stalled client's would."""
-    body = b'{"messageOptions": 4, "message": "Hola"}'
+BODY = b'{"messageOptions": 4, "message": "Hola, el pedido sale hoy."}'
+
+
+async def post(
+    app: Any, url: str, pieces: list[bytes], pause: float, stall: bool
+) -> tuple[int, dict[str, str], bytes]:
+    """POST a body in pieces, ``pause`` seconds apart; with ``stall`` the last
+    piece never comes, as with a client that stopped sending."""
+    body = b"".join(pieces)
     parts = urlsplit(url)
     scope = {
         "type": "http",
@@ -41,14 +47,19 @@ async def send_half_a_body(app: Any, url: str) -> tuple[int, dict[str, str], byt
         "server": ("127.0.0.1", 8000),
         "state": {},
     }
-    pieces = [{"type": "http.request", "body": body[:10], "more_body": True}]
+    queue = list(pieces[:-1] if stall else pieces)
     answer: dict[str, Any] = {"body": b""}
 
     async def receive() -> dict[str, Any]:
-        if pieces:
-            return pieces.pop()
-        await asyncio.sleep(3600)  # the client never sends the rest
-        raise AssertionError("unreachable")
+        if not queue:
+            await asyncio.sleep(3600)  # the client never sends the rest
+        await asyncio.sleep(pause)
+        piece = queue.pop(0)
+        return {
+            "type": "http.request",
+            "body": piece,
+            "more_body": stall or bool(queue),
+        }
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -70,7 +81,8 @@ def test_a_body_that_stops_arriving_is_a_408_that_closes_the_connection(
     )
     url = seller.url(order_id)
 
-    status, headers, body = asyncio.run(send_half_a_body(app, url))
+    pieces = [BODY[:10], BODY[10:]]
+    status, headers, body = asyncio.run(post(app, url, pieces, 0, stall=True))
 
     assert status == 408
     assert headers["connection"] == "close"
@@ -81,3 +93,21 @@ def test_a_body_that_stops_arriving_is_a_408_that_closes_the_connection(
     with database.snapshot() as repos:
         stored = repos.connection.scalar(select(func.count()).select_from(t.messages))
     assert stored == 0
+
+
+def test_a_body_that_keeps_arriving_slowly_is_read_to_its_end(
+    settings: Settings, database: Database, seller: Seller
+) -> None:
+    """Each piece comes within the idle time, the whole body well after it."""
+    order_id = seller.add_order()
+    app = create_app(
+        dataclasses.replace(settings, body_idle_seconds=IDLE_SECONDS), database
+    )
+    pieces = [BODY[i : i + 6] for i in range(0, len(BODY), 6)]
+    assert len(pieces) * IDLE_SECONDS / 3 > 2 * IDLE_SECONDS
+
+    status, _, body = asyncio.run(
+        post(app, seller.url(order_id), pieces, IDLE_SECONDS / 3, stall=False)
+    )
+
+    assert status == 200, body

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from postventa.domain.errors import BadRequest, PostventaError, Unauthorized
 from postventa.domain.options import MessageOption, parse_option
@@ -67,8 +67,7 @@ class NotUtf8:
         return self.raw.decode("utf-8", "replace")
 
 
-@dataclass(frozen=True, slots=True)
-class Arrival:
+class Arrival(NamedTuple):
     source: Source
     spelling: str
     value: Any
@@ -80,6 +79,8 @@ def _where(sources: frozenset[Source]) -> str:
 
 def parse_integer(value: Any, name: str) -> int:
     """A JSON integer or a string of digits (with an optional sign), within int64."""
+    if type(value) is str and len(value) < 19 and value.isdigit() and value.isascii():
+        return int(value)  # the common case: plain digits, surely in range
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise BadRequest(f"{name} must be an integer.")
     text = value.strip() if isinstance(value, str) else str(value)
@@ -140,12 +141,16 @@ class Parameters:
 
     def api_key(self) -> str | None:
         """The key from the query string, or None; copies that differ are a 401."""
-        values = {str(a.value) for a in self.arrivals("API_KEY")}
+        arrivals = self.arrivals("API_KEY")
+        if len(arrivals) == 1:
+            only = arrivals[0]
+            return str(only.value) if only.source is _QUERY else None
+        values = {str(a.value) for a in arrivals}
         if len(values) > 1:
             raise Unauthorized(
                 "API_KEY was given more than once with different values."
             )
-        if not any(a.source is _QUERY for a in self.arrivals("API_KEY")):
+        if not any(a.source is _QUERY for a in arrivals):
             return None
         return values.pop() if values else None
 

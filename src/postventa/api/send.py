@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -19,6 +19,7 @@ from litestar.types import (
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
     Receive,
+    ReceiveMessage,
     Scope,
     Send,
 )
@@ -408,21 +409,68 @@ class _Call:
 
     async def body(self, idle_seconds: float) -> AsyncIterator[bytes]:
         """The body's chunks; a client silent for ``idle_seconds`` is refused."""
-        while True:
-            try:
-                async with asyncio.timeout(idle_seconds):
-                    message = await self.receive()
-            except TimeoutError:
-                raise RequestTimeout(
-                    f"No part of the request body arrived for {idle_seconds:g} s."
-                ) from None
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk: bytes = message.get("body", b"")  # type: ignore[assignment]
-            if chunk:
-                yield chunk
-            if not message.get("more_body", False):
-                return
+        watch = _IdleWatch(idle_seconds)
+        try:
+            while True:
+                message = await watch.wait(self.receive())
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk: bytes = message.get("body", b"")  # type: ignore[assignment]
+                if chunk:
+                    yield chunk
+                if not message.get("more_body", False):
+                    return
+        finally:
+            watch.close()
+
+
+class _IdleWatch:
+    """Refuses a body whose next part takes longer than ``seconds`` to arrive.
+
+    One timer per body, re-armed only when it comes due after progress:
+    cheaper than a timeout around every wait, and most bodies arrive at once.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._since = self._loop.time()
+        self._waiting = False
+        self._expired = False
+        self._timer = self._loop.call_at(self._since + seconds, self._check)
+
+    async def wait(self, receiving: Awaitable[ReceiveMessage]) -> ReceiveMessage:
+        self._since = self._loop.time()
+        self._waiting = True
+        try:
+            return await receiving
+        except asyncio.CancelledError:
+            if not self._expired or self._task is None:
+                raise
+            self._task.uncancel()
+            raise RequestTimeout(
+                f"No part of the request body arrived for {self._seconds:g} s."
+            ) from None
+        finally:
+            self._waiting = False
+
+    def close(self) -> None:
+        self._timer.cancel()
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        if not self._waiting:
+            # Between parts the reader is busy, not the client: look again later.
+            self._timer = self._loop.call_at(now + self._seconds, self._check)
+            return
+        due = self._since + self._seconds
+        if now < due:
+            self._timer = self._loop.call_at(due, self._check)
+            return
+        self._expired = True
+        if self._task is not None:
+            self._task.cancel()
 
 
 async def _respond(
