@@ -1,4 +1,5 @@
-"""One log line per request, with the API key redacted from the query string."""
+"""Each request counted in the metrics and logged in one line, the API key
+redacted from the query string."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from postventa.api.metrics import CLIENT_CLOSED
+from postventa.api.metrics import CLIENT_CLOSED, UNMATCHED, Metrics
 from postventa.logs import redact_query
 
 log = structlog.get_logger("postventa.access")
@@ -18,8 +19,9 @@ log = structlog.get_logger("postventa.access")
 _logger = logging.getLogger("postventa.access")
 
 
-def access_log(app: ASGIApp) -> ASGIApp:
-    """Wrap an ASGI app so that each HTTP request is logged once, after its answer."""
+def observe_requests(app: ASGIApp, metrics: Metrics) -> ASGIApp:
+    """Wrap an ASGI app so that each HTTP answer is counted by route template
+    and logged once, after it is sent."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -43,6 +45,8 @@ def access_log(app: ASGIApp) -> ASGIApp:
                 status = 500
             raise
         finally:
+            route = scope.get("path_template") or UNMATCHED
+            metrics.http_request(scope["method"], route, status)
             if _logger.isEnabledFor(logging.INFO):
                 _log(scope, status, started)
 

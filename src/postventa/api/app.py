@@ -17,12 +17,12 @@ from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from postventa.api.access_log import access_log
+from postventa.api.access_log import observe_requests
 from postventa.api.auth import Authenticator
 from postventa.api.errors import JSON, render_fault, render_http_error, render_refusal
 from postventa.api.gate import Gate
 from postventa.api.limits import close_limiters, make_limiters
-from postventa.api.metrics import Metrics, count_requests
+from postventa.api.metrics import Metrics
 from postventa.api.openapi import openapi_document
 from postventa.api.operations import operation_routes
 from postventa.api.reads import read_routes
@@ -179,7 +179,7 @@ def create_app(
         request_max_body_size=None,
         template_config=template_config(),
     )
-    return access_log(count_requests(route_sends(app, endpoint), metrics))
+    return observe_requests(route_sends(app, endpoint), metrics)
 
 
 def route_sends(app: ASGIApp, endpoint: SendEndpoint) -> ASGIApp:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
@@ -128,33 +126,3 @@ class Metrics:
     def exposition(self) -> bytes:
         """Every metric in Prometheus's text format."""
         return generate_latest(self.registry)
-
-
-def count_requests(app: ASGIApp, metrics: Metrics) -> ASGIApp:
-    """Wrap an ASGI app so that each HTTP answer is counted by route template."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        # A client that leaves before any answer is "499" (client closed
-        # request); a fault that escapes the app is a 500.
-        status = CLIENT_CLOSED
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await app(scope, receive, record_status)
-        except Exception:
-            if status == CLIENT_CLOSED:
-                status = 500
-            raise
-        finally:
-            route = scope.get("path_template") or UNMATCHED
-            metrics.http_request(scope["method"], route, status)
-
-    return middleware
