@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import structlog
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from structlog._config import BoundLoggerLazyProxy
 
 from postventa.config import Settings
 from postventa.store.database import Database, normalize_url
@@ -55,6 +57,20 @@ def fresh_logging() -> Iterator[None]:
     root.handlers[:] = handlers
     root.setLevel(level)
     structlog.reset_defaults()
+    _forget_cached_loggers()
+
+
+def _forget_cached_loggers() -> None:
+    """Make postventa's module loggers look their configuration up again.
+
+    A lazy logger used under a configuration that caches keeps the logger it
+    built then, whatever is configured later: drop what it kept."""
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("postventa"):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, BoundLoggerLazyProxy):
+                value.__dict__.pop("bind", None)
 
 
 @pytest.fixture(scope="session")
