@@ -56,16 +56,22 @@ def anyio_backend() -> str:
 
 
 class MemoryCredentials:
-    """A CredentialStore in memory that records every save."""
+    """A CredentialStore in memory that records every save; the first
+    ``failing_saves`` saves fail, as with a database that is briefly away."""
 
     def __init__(self, events: list[str] | None = None) -> None:
         self.by_account: dict[int, Credentials] = {ACCOUNT: credentials()}
         self.events = events if events is not None else []
+        self.failing_saves = 0
 
     async def load(self, account_id: int) -> Credentials | None:
         return self.by_account.get(account_id)
 
     async def save(self, account_id: int, saved: Credentials) -> None:
+        if self.failing_saves:
+            self.failing_saves -= 1
+            self.events.append(f"save failed {saved.refresh_token}")
+            raise OSError("the store is away")
         self.by_account[account_id] = saved
         self.events.append(f"save {saved.refresh_token}")
 
@@ -566,6 +572,31 @@ async def test_the_first_call_refreshes_and_saves_before_using_the_token(
     path = f"GET /messages/packs/{PACK}/sellers/{SELLER_ID}"
     assert scripted.events == ["save TG-2", path, path]
     assert scripted.refresh_tokens_used == [FIRST_REFRESH]
+
+
+async def test_new_tokens_are_saved_once_the_store_is_back(
+    scripted: Scripted,
+) -> None:
+    """The traded refresh token is spent: its successor must not be lost."""
+    store = MemoryCredentials(scripted.events)
+    store.failing_saves = 2
+    http = httpx.AsyncClient(transport=httpx.MockTransport(scripted.handle))
+    connector = MercadoLibre("http://ml.test", store, open_blob, http=http)
+    try:
+        await connector.conversation(ACCOUNT, PACK)
+    finally:
+        await connector.aclose()
+        await http.aclose()
+
+    path = f"GET /messages/packs/{PACK}/sellers/{SELLER_ID}"
+    assert scripted.events == [
+        "save failed TG-2",
+        "save failed TG-2",
+        "save TG-2",
+        path,
+    ]
+    assert scripted.refresh_tokens_used == [FIRST_REFRESH]
+    assert store.by_account[ACCOUNT].refresh_token == "TG-2"
 
 
 async def test_a_401_refreshes_with_the_newest_token_and_retries_once(

@@ -37,6 +37,7 @@ class ScriptedMarketplace:
         self.landed: dict[int, Delivered] = {}
         self.sends: list[Outgoing] = []
         self.lookups: list[int] = []
+        self.lookup_refusals: deque[Permanent] = deque()
 
     async def send(self, message: Outgoing) -> Delivered:
         self.sends.append(message)
@@ -51,6 +52,8 @@ class ScriptedMarketplace:
 
     async def find_sent(self, message: Outgoing) -> Delivered | None:
         self.lookups.append(message.message_id)
+        if self.lookup_refusals:
+            raise self.lookup_refusals.popleft()
         return self.landed.get(message.message_id)
 
     async def conversation(self, account_id: int, pack_id: str) -> ConversationView:
@@ -212,6 +215,37 @@ def test_a_timeout_after_sending_is_looked_up_before_sending_again(
     assert marketplace.lookups == [message_id]
     assert message(database, seller, message_id).status is MessageStatus.SENT
     assert attempts(database, message_id) == [(1, "unknown"), (2, "found")]
+
+
+def test_a_refused_look_up_keeps_the_outcome_unknown_and_retries(
+    database: Database, seller: Seller
+) -> None:
+    """Failing the message would invite the seller to send again what landed."""
+    message_id = accept(database, seller, seller.add_order())
+    clock = Clock()
+    marketplace = ScriptedMarketplace("lands-then-times-out")
+    marketplace.lookup_refusals.append(Permanent("forbidden", 403))
+    worker = make_worker(database, marketplace, clock)
+
+    drain(worker)
+    clock.advance(60)
+    drain(worker)
+
+    waiting = message(database, seller, message_id)
+    assert waiting.status is MessageStatus.QUEUED
+    assert waiting.reason is not None
+    assert "could not be looked up: forbidden" in waiting.reason
+    clock.advance(60)
+    drain(worker)
+
+    assert len(marketplace.sends) == 1
+    assert marketplace.lookups == [message_id, message_id]
+    assert message(database, seller, message_id).status is MessageStatus.SENT
+    assert attempts(database, message_id) == [
+        (1, "unknown"),
+        (2, "unknown"),
+        (3, "found"),
+    ]
 
 
 def test_a_message_whose_worker_died_is_reclaimed_after_the_lease_as_unknown(

@@ -107,7 +107,10 @@ class Worker:
         self._lease = timedelta(seconds=lease_seconds)
         self._batch_size = batch_size or concurrency
         self._refill = max(1, self._batch_size // 4)
-        self._slots = asyncio.Semaphore(concurrency)
+        # Holding no more than it may send at once, it needs no slots to wait on.
+        self._slots = (
+            asyncio.Semaphore(concurrency) if concurrency < self._batch_size else None
+        )
         self._max_attempts = max_attempts
         self._idle_poll = idle_poll_seconds
         self._backoff = backoff or Backoff()
@@ -206,8 +209,11 @@ class Worker:
         started = self._clock()
         bound = log.bind(message_id=claim.message.id, worker=self.name)
         try:
-            async with self._slots:
+            if self._slots is None:
                 outcome = await self._attempt(claim)
+            else:
+                async with self._slots:
+                    outcome = await self._attempt(claim)
         except Exception as exc:
             bound.exception("delivery.crashed")
             outcome = self._retry(claim, Retryable(f"unexpected error: {exc!r}"))
@@ -225,7 +231,7 @@ class Worker:
         message = outgoing(claim)
         try:
             if claim.outcome_unknown:
-                found = await self._marketplace.find_sent(message)
+                found = await self._look_up(message)
                 if found is not None:
                     return self._delivered(found, "found")
             return self._delivered(await self._marketplace.send(message), "sent")
@@ -245,6 +251,22 @@ class Worker:
             }
         except Retryable as exc:
             return self._retry(claim, exc)
+
+    async def _look_up(self, message: Outgoing) -> Delivered | None:
+        """The earlier attempt's message if the marketplace has it.
+
+        A refused look-up leaves the outcome unknown: failing the message then
+        would invite the seller to send it again, so it is retried instead.
+        """
+        try:
+            return await self._marketplace.find_sent(message)
+        except NotConnected:
+            raise
+        except Permanent as exc:
+            raise UnknownOutcome(
+                f"the earlier attempt could not be looked up: {exc.reason}",
+                exc.status,
+            ) from exc
 
     def _delivered(self, delivered: Delivered, how: str) -> dict[str, Any]:
         status = MessageStatus.MODERATED if delivered.moderated else MessageStatus.SENT

@@ -18,6 +18,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
+
 from postventa.marketplaces.mercadolibre.errors import token_error
 from postventa.marketplaces.mercadolibre.transport import Answer
 from postventa.marketplaces.mercadolibre.wire import Call, Wire
@@ -35,7 +37,11 @@ DEFAULT_LIFETIME = timedelta(hours=6)
 # How long credentials read from the store are trusted without reading them
 # again: new credentials saved by another process are used within this time.
 CACHE_SECONDS = 5.0
+# Waits between attempts to save new tokens (about a minute in all) before
+# the last attempt, whose failure is raised.
+SAVE_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 Now = Callable[[], datetime]
+log = structlog.get_logger(__name__)
 
 
 def utc_now() -> datetime:
@@ -63,11 +69,12 @@ class Tokens:
 
     async def current(self, account_id: int) -> Credentials:
         """Credentials whose access token is usable now."""
-        cached = self._cached.get(account_id)
-        if cached is not None and time.monotonic() < cached[0]:
-            credentials = cached[1]
-        else:
-            credentials = await self._load(account_id)
+        credentials = self._fresh(account_id)
+        if credentials is None:
+            # One load per account when the kept credentials run out, not one
+            # per call in flight: the others wait and take what it read.
+            async with self._lock(account_id):
+                credentials = self._fresh(account_id) or await self._load(account_id)
         if self._usable(credentials):
             return credentials
         fresh, _ = await self.refresh(account_id, stale=credentials.access_token)
@@ -87,9 +94,36 @@ class Tokens:
                 return credentials, False
 
             fresh = await self._exchange(account_id, credentials)
-            await self._store.save(account_id, fresh)
+            await self._save_surely(account_id, fresh)
             self._remember(account_id, fresh)
             return fresh, True
+
+    async def _save_surely(self, account_id: int, fresh: Credentials) -> None:
+        """Save new tokens, waiting out a store that is briefly away.
+
+        The refresh token just traded is spent: if the new one were not saved,
+        the account would have to be connected again.
+        """
+        for delay in SAVE_RETRY_DELAYS:
+            try:
+                await self._store.save(account_id, fresh)
+                return
+            except Exception as exc:
+                log.warning(
+                    "tokens.save_failed",
+                    account_id=account_id,
+                    error=type(exc).__name__,
+                    retry_in=delay,
+                )
+                await asyncio.sleep(delay)
+        await self._store.save(account_id, fresh)
+
+    def _fresh(self, account_id: int) -> Credentials | None:
+        """The credentials kept in memory, while they may still be used."""
+        cached = self._cached.get(account_id)
+        if cached is not None and time.monotonic() < cached[0]:
+            return cached[1]
+        return None
 
     def _lock(self, account_id: int) -> asyncio.Lock:
         return self._locks.setdefault(account_id, asyncio.Lock())

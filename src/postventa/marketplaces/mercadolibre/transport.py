@@ -1,8 +1,9 @@
 """How a call reaches Mercado Libre: an aiohttp session, or a given httpx client.
 
-The connector sends with aiohttp: httpx's client cost about ten times aiohttp's
-CPU per request in the delivery benchmark (docs/benchmarks.md), and a worker
-makes two calls a message. A caller may hand it an httpx client instead, as
+The connector sends its JSON and form calls with `http1.LeanTransport`, and
+uploads and proxied calls with aiohttp: httpx's client cost about ten times
+aiohttp's CPU per request in the delivery benchmark (docs/benchmarks.md), and
+a worker makes two calls a message. A caller may hand it an httpx client instead, as
 the tests do to drive the sandbox in process through httpx's ASGI transport.
 aiohttp's failures are raised as httpx's exception classes, so that `errors`
 tells "never sent" from "may have arrived" the same way for both.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlencode
 
@@ -136,9 +138,9 @@ class AiohttpTransport:
             data = aiohttp.FormData()
             data.add_field("file", blob, filename=name, content_type=media_type)
         # The path arrives quoted; encoding the query here spares yarl the work.
-        query = urlencode(params) if params else ""
+        query = query_string(params) if params else ""
         target = URL(f"{url}?{query}" if query else url, encoded=True)
-        proxy, proxy_auth = self._proxy(target)
+        proxy, proxy_auth = self.proxy_for(target)
         try:
             async with self._current().request(
                 method,
@@ -164,13 +166,16 @@ class AiohttpTransport:
         loop = asyncio.get_running_loop()
         if self._session is None or self._loop is not loop or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._max_connections)
+            # The marketplace sets no cookies: no jar to filter on every call.
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout
+                connector=connector,
+                timeout=self._timeout,
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
             self._loop = loop
         return self._session
 
-    def _proxy(self, url: URL) -> Any:
+    def proxy_for(self, url: URL) -> Any:
         """The proxy that the environment names for ``url`` (httpx honours it
         too), looked up once per origin."""
         origin = (url.scheme, url.host, url.port)
@@ -180,6 +185,16 @@ class AiohttpTransport:
             except LookupError:
                 self._proxies[origin] = (None, None)
         return self._proxies[origin]
+
+
+def query_string(params: Mapping[str, str]) -> str:
+    """``params`` encoded, once for each set: calls repeat the same few."""
+    return _encoded(tuple(params.items()))
+
+
+@lru_cache(maxsize=256)
+def _encoded(params: tuple[tuple[str, str], ...]) -> str:
+    return urlencode(params)
 
 
 def _as_httpx(exc: aiohttp.ClientError) -> httpx.TransportError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -18,9 +17,9 @@ from postventa.marketplaces.mercadolibre.errors import (
     retry_after,
     transport_error,
 )
+from postventa.marketplaces.mercadolibre.http1 import LeanTransport
 from postventa.marketplaces.mercadolibre.ratelimit import FairLimiter
 from postventa.marketplaces.mercadolibre.transport import (
-    AiohttpTransport,
     Answer,
     FilePart,
     HttpxTransport,
@@ -67,8 +66,13 @@ class Call:
 
     @property
     def path(self) -> str:
-        values = {k: quote(str(v), safe="") for k, v in self.path_params.items()}
+        values = {k: _segment(str(v)) for k, v in self.path_params.items()}
         return self.route.format_map(values)
+
+
+def _segment(value: str) -> str:
+    """A path segment: as it is when only ASCII letters and digits (ids)."""
+    return value if value.isascii() and value.isalnum() else quote(value, safe="")
 
 
 class Wire:
@@ -92,7 +96,7 @@ class Wire:
         self._transport: Transport = (
             HttpxTransport(http, timeout)
             if http is not None
-            else AiohttpTransport(timeout, max_connections)
+            else LeanTransport(timeout, max_connections)
         )
         self._on_call = on_call
         self._base_url = base_url.rstrip("/")
@@ -162,21 +166,25 @@ class Wire:
         headers = {"Accept": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        with ExitStack() as files:
-            upload: FilePart | None = None
-            if call.upload is not None:
-                blob = files.enter_context(self._open_blob(call.upload.sha256))
-                upload = (call.upload.name, blob, call.upload.media_type)
-            async with asyncio.timeout(self._timeout * DEADLINE_FACTOR):
-                return await self._transport.request(
-                    call.method,
-                    self._base_url + call.path,
-                    params=call.params,
-                    headers=headers,
-                    json=call.json,
-                    form=call.form,
-                    upload=upload,
-                )
+        if call.upload is None:
+            return await self._timed(call, headers, None)
+        with self._open_blob(call.upload.sha256) as blob:
+            upload = (call.upload.name, blob, call.upload.media_type)
+            return await self._timed(call, headers, upload)
+
+    async def _timed(
+        self, call: Call, headers: dict[str, str], upload: FilePart | None
+    ) -> Answer:
+        async with asyncio.timeout(self._timeout * DEADLINE_FACTOR):
+            return await self._transport.request(
+                call.method,
+                self._base_url + call.path,
+                params=call.params,
+                headers=headers,
+                json=call.json,
+                form=call.form,
+                upload=upload,
+            )
 
 
 def _since(started: float) -> int:

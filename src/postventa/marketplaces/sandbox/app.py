@@ -14,14 +14,9 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from litestar.types import ASGIApp
 
-from postventa.marketplaces.sandbox import routes
+from postventa.marketplaces.sandbox import hot, routes
 from postventa.marketplaces.sandbox.admin import admin_routes
-from postventa.marketplaces.sandbox.bodies import (
-    OptionBody,
-    PackMessageBody,
-    read_json,
-    token_fields,
-)
+from postventa.marketplaces.sandbox.bodies import token_fields
 from postventa.marketplaces.sandbox.config import MEBIBYTE, SandboxConfig
 from postventa.marketplaces.sandbox.errors import (
     BadRequest,
@@ -31,46 +26,28 @@ from postventa.marketplaces.sandbox.errors import (
     render_refusal,
 )
 from postventa.marketplaces.sandbox.faults import inject_faults
+from postventa.marketplaces.sandbox.hot import Incoming, query_values
 from postventa.marketplaces.sandbox.rules import checked_attachment
-from postventa.marketplaces.sandbox.runtime import Sandbox, require_same_seller
-from postventa.marketplaces.sandbox.state import Message, OptionRequest, PackMessage
+from postventa.marketplaces.sandbox.runtime import Sandbox
 from postventa.marketplaces.sandbox.stats import count_requests
-from postventa.marketplaces.sandbox.views import (
-    action_guide_json,
-    conversation_json,
-    message_json,
-)
+from postventa.marketplaces.sandbox.views import message_json
 
 log = structlog.get_logger(__name__)
 Json = dict[str, Any]
 AnyRequest = Request[Any, Any, Any]
-DEFAULT_PAGE = 10
-MAX_PAGE = 100
 REFRESH_FIELDS = ("client_id", "client_secret", "refresh_token")
 
 
-def _log_stored(message: Message) -> None:
-    log.info(
-        "sandbox.message_stored",
-        message_id=message.id,
-        pack_id=message.pack_id,
-        seller_id=message.seller_id,
-        option_id=message.option_id,
-        status=message.status,
+def _incoming(request: AnyRequest, body: bytes = b"") -> Incoming:
+    """The parts of a Litestar request that the hot routes read."""
+    return Incoming(
+        request.scope,
+        request.method,
+        request.url.path,
+        request.headers.get("authorization"),
+        query_values(request.scope["query_string"]),
+        body,
     )
-
-
-def _paging(request: AnyRequest) -> tuple[int, int]:
-    try:
-        limit = int(request.query_params.get("limit", DEFAULT_PAGE))
-        offset = int(request.query_params.get("offset", 0))
-    except ValueError as exc:
-        raise BadRequest(
-            "limit and offset must be integers.", "invalid_paging"
-        ) from exc
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise BadRequest(f"limit must be 1 to {MAX_PAGE}; offset at least 0.")
-    return limit, offset
 
 
 def oauth_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
@@ -98,54 +75,35 @@ def oauth_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
 
 
 def guide_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
+    """The action guide's routes; `hot.hot_routes` answers them first."""
+
     @get(routes.ACTION_GUIDE)
     async def action_guide(request: AnyRequest, pack_id: FromPath[str]) -> Json:
-        seller = sandbox.authorize(request)
-        conversation = sandbox.conversations.guide(seller.seller_id, pack_id)
-        return action_guide_json(conversation)
+        return hot.action_guide(sandbox, _incoming(request), pack_id)
 
     @post(routes.ACTION_GUIDE_OPTION, status_code=201)
     async def send_option(request: AnyRequest, pack_id: FromPath[str]) -> Json:
-        seller = sandbox.authorize(request)
-        body = await read_json(request, OptionBody)
-        option = OptionRequest(body.option_id, body.template_id, body.text, body.vars)
-
-        message = sandbox.conversations.send_option(seller.seller_id, pack_id, option)
-        _log_stored(message)
-        return message_json(message, seller.site_id)
+        incoming = _incoming(request, await request.body())
+        return hot.send_option(sandbox, incoming, pack_id)
 
     return [action_guide, send_option]
 
 
 def pack_routes(sandbox: Sandbox) -> list[HTTPRouteHandler]:
+    """A pack's and a message's routes; `hot.hot_routes` answers the pack's."""
+
     @post(routes.PACK_MESSAGES, status_code=201)
     async def send_message(
         request: AnyRequest, pack_id: FromPath[str], seller_id: FromPath[str]
     ) -> Json:
-        seller = sandbox.authorize(request)
-        require_same_seller(seller, seller_id)
-        body = await read_json(request, PackMessageBody)
-        sent = PackMessage(
-            body.sender.user_id, body.to.user_id, body.text, tuple(body.attachments)
-        )
-
-        message = sandbox.conversations.send_reply(seller.seller_id, pack_id, sent)
-        _log_stored(message)
-        return message_json(message, seller.site_id)
+        incoming = _incoming(request, await request.body())
+        return hot.send_message(sandbox, incoming, pack_id, seller_id)
 
     @get(routes.PACK_MESSAGES)
     async def read_messages(
         request: AnyRequest, pack_id: FromPath[str], seller_id: FromPath[str]
     ) -> Json:
-        seller = sandbox.authorize(request)
-        require_same_seller(seller, seller_id)
-        limit, offset = _paging(request)
-        mark_as_read = request.query_params.get("mark_as_read", "true") != "false"
-
-        conversation = sandbox.conversations.conversation(
-            seller.seller_id, pack_id, mark_as_read
-        )
-        return conversation_json(conversation, seller.site_id, limit, offset)
+        return hot.read_messages(sandbox, _incoming(request), pack_id, seller_id)
 
     @get(routes.MESSAGE)
     async def read_message(request: AnyRequest, message_id: FromPath[str]) -> Json:
@@ -206,4 +164,5 @@ def create_sandbox_app(
         # oversize file gets the marketplace's own refusal.
         request_max_body_size=sandbox.config.max_attachment_bytes + MEBIBYTE,
     )
-    return count_requests(inject_faults(app, sandbox.faults), sandbox.stats)
+    served = hot.hot_routes(app, sandbox)
+    return count_requests(inject_faults(served, sandbox.faults), sandbox.stats)

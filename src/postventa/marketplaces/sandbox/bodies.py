@@ -62,7 +62,11 @@ class ConfigChange(msgspec.Struct, forbid_unknown_fields=True):
 
 async def read_json(request: Request[Any, Any, Any], kind: type[T]) -> T:
     """Decode a JSON body into `kind`; an empty body means `{}`."""
-    raw = await request.body()
+    return decode_body(await request.body(), kind)
+
+
+def decode_body(raw: bytes, kind: type[T]) -> T:
+    """Decode a JSON body that has arrived whole; an empty body means `{}`."""
     try:
         return msgspec.json.decode(raw or b"{}", type=kind, strict=False)
     except msgspec.DecodeError as exc:

@@ -38,32 +38,48 @@ class Sandbox:
 
     def authorize(self, request: Request[Any, Any, Any]) -> Seller:
         """The seller a request acts for, counted against its application's limit."""
-        seller = self._authenticate(request)
-        if request.method in ("GET", "HEAD"):
+        return self.authorize_call(
+            request.method,
+            request.url.path,
+            request.headers.get("authorization"),
+            request.query_params.get("tag"),
+            request.scope,
+        )
+
+    def authorize_call(
+        self,
+        method: str,
+        path: str,
+        authorization: str | None,
+        tag: str | None,
+        scope: Any,
+    ) -> Seller:
+        """`authorize` from a request's parts: its method, path, Authorization
+        header, tag parameter and ASGI scope (where a refusal's fault is noted)."""
+        seller = self._authenticate(path, authorization, scope)
+        if method in ("GET", "HEAD"):
             kind, limit = "GET", self.config.get_limit_per_minute
         else:
             kind, limit = "POST", self.config.post_limit_per_minute
         self.limiter.hit(f"{seller.client_id} {kind}", limit)
 
-        if request.url.path.startswith("/messages"):
-            require_post_sale_tag(request)
+        if path.startswith("/messages") and tag != TAG:
+            raise BadRequest("The tag=post_sale parameter is required.", "invalid_tag")
         return seller
 
-    def _authenticate(self, request: Request[Any, Any, Any]) -> Seller:
+    def _authenticate(self, path: str, authorization: str | None, scope: Any) -> Seller:
         faults = self.faults.config
         limits = (
             TokenLimits(faults.token_max_uses, faults.token_ttl_seconds)
-            if self.faults.applies(request.url.path)
+            if self.faults.applies(path)
             else None
         )
         try:
-            return self.accounts.authenticate(
-                request.headers.get("authorization"), limits
-            )
+            return self.accounts.authenticate(authorization, limits)
         except TokenRefused as exc:
             self.faults.count(exc.kind)
-            note_fault(request.scope, exc.kind)
-            log.info("sandbox.fault_injected", fault=exc.kind, path=request.url.path)
+            note_fault(scope, exc.kind)
+            log.info("sandbox.fault_injected", fault=exc.kind, path=path)
             raise
 
     def reconfigure(self, **changes: Any) -> SandboxConfig:
@@ -99,11 +115,6 @@ class Sandbox:
             )
             self.notifier.notify(url, payload)
         return message
-
-
-def require_post_sale_tag(request: Request[Any, Any, Any]) -> None:
-    if request.query_params.get("tag") != TAG:
-        raise BadRequest("The tag=post_sale parameter is required.", "invalid_tag")
 
 
 def require_same_seller(seller: Seller, seller_id: str) -> None:

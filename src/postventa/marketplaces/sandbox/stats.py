@@ -45,12 +45,13 @@ class Stats:
         finished: float,
         fault: str | None = None,
     ) -> None:
-        route = f"{method} {route_name(path)}"
+        name = route_name(path)
+        route = f"{method} {name}"
         entry = {
             "at": arrived,
             "seconds": finished - arrived,
             "method": method,
-            "route": route_name(path),
+            "route": name,
             "path": path,
             "status": status,
             "fault": fault,
