@@ -23,6 +23,7 @@ import msgspec
 from sqlalchemy import insert
 
 from bench import postgres, server, store
+from postventa.bootstrap import freeze_startup_objects
 from postventa.store import tables as t
 
 BODY = msgspec.json.encode({"messageOptions": 4, "message": "Your order ships today."})
@@ -124,6 +125,8 @@ async def _run(arguments: argparse.Namespace) -> None:
             app, db, account, key = _postventa(
                 Path(tmp), arguments.database, count + warm
             )
+        # As `postventa serve` does before it serves.
+        freeze_startup_objects()
         async with _lifespan(app):
             await _drive(app, account, key, 1, warm, arguments.in_flight)
             cpu, wall, statuses = await _drive(

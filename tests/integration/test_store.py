@@ -7,7 +7,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from postventa.store.database import Database
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from postventa.store.database import Database, normalize_url
 from postventa.store.unit_of_work import Repositories
 
 
@@ -70,3 +74,50 @@ def test_the_writer_survives_a_caller_whose_event_loop_closed(
         return await asyncio.wait_for(database.write(add_account("after")), 10)
 
     assert asyncio.run(write_again()) == 1
+
+
+postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def backend_pid(database: Database) -> int:
+    with database.transaction() as repos:
+        return int(repos.connection.execute(text("SELECT pg_backend_pid()")).scalar())
+
+
+def terminate(database_url: str, pid: int) -> None:
+    admin = create_engine(normalize_url(database_url))
+    with admin.begin() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+
+@postgresql_only
+def test_an_idle_connection_whose_server_side_ended_is_replaced_unseen(
+    database_url: str,
+) -> None:
+    database = Database(database_url, ping_after_idle=0.05)
+    try:
+        first = backend_pid(database)
+        terminate(database_url, first)
+        time.sleep(0.1)
+
+        assert backend_pid(database) != first
+    finally:
+        database.close()
+
+
+@postgresql_only
+def test_a_connection_back_from_use_a_moment_ago_is_not_pinged(
+    database_url: str,
+) -> None:
+    database = Database(database_url, ping_after_idle=3600)
+    try:
+        first = backend_pid(database)
+        terminate(database_url, first)
+
+        with pytest.raises(OperationalError):
+            backend_pid(database)
+        # The failure drops the pool's connections; the next one is fresh.
+        assert backend_pid(database) != first
+    finally:
+        database.close()

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postventa.domain.errors import BadRequest
-from postventa.domain.text import clean_free_text
+from postventa.domain.text import clean_free_text, first_offending_character
 
 LATIN1_PRINTABLE = st.characters(
     min_codepoint=0x20, max_codepoint=0xFF, exclude_categories=("Cc",)
@@ -215,3 +215,35 @@ class TestProperties:
             (ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F) and c not in "\t\n"
             for c in without_crlf
         )
+
+
+def offending_by_hand(text: str) -> int | None:
+    """The rule spelt out character by character."""
+    for index, char in enumerate(text):
+        code = ord(char)
+        if char == "\r":
+            if text[index + 1 : index + 2] != "\n":
+                return index
+        elif char in "\t\n":
+            continue
+        elif code < 0x20 or 0x7F <= code <= 0x9F or code > 0xFF:
+            return index
+    return None
+
+
+EDGE_CHARACTERS = st.sampled_from(
+    "\x00\x08\t\n\x0b\x0c\r\x0e\x1f \x7e\x7f\x80\x9f\xa0\xff\u0100\U0001f600a"
+)
+
+
+class TestFirstOffendingCharacter:
+    @given(st.text(st.one_of(EDGE_CHARACTERS, st.characters()), max_size=60))
+    def test_it_finds_what_the_rule_spelt_out_finds(self, text):
+        assert first_offending_character(text) == offending_by_hand(text)
+
+    @pytest.mark.parametrize(
+        ("text", "index"),
+        [("a\r\nb", None), ("a\rb", 1), ("\r\r\n", 0), ("ab\r", 2), ("\x85", 0)],
+    )
+    def test_carriage_returns_and_c1_controls(self, text, index):
+        assert first_offending_character(text) == index

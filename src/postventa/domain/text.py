@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from postventa.domain.errors import BadRequest
 
 MAX_TEXT_LENGTH = 350
-_LATIN1_MAX = 0xFF
-_ALLOWED_CONTROLS = frozenset("\n\t")
+# What the marketplace refuses: a carriage return not starting a CRLF, the C0
+# controls but tab and line feed, DEL, the C1 controls, and anything beyond
+# ISO-8859-1. One compiled search scans the text in C.
+_OFFENDING = re.compile(
+    "\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u0100-\U0010ffff]"
+)
 # Unicode's White_Space characters. Python's str.strip() also removes
 # U+001C to U+001F, which are control characters to refuse, not to trim.
 WHITE_SPACE = (
@@ -22,14 +28,8 @@ def _is_control(char: str) -> bool:
 
 def first_offending_character(text: str) -> int | None:
     """Return the 0-based index of the first character the marketplace refuses."""
-    for index, char in enumerate(text):
-        if char == "\r" and text[index + 1 : index + 2] == "\n":
-            continue
-        if char in _ALLOWED_CONTROLS:
-            continue
-        if _is_control(char) or ord(char) > _LATIN1_MAX:
-            return index
-    return None
+    found = _OFFENDING.search(text)
+    return None if found is None else found.start()
 
 
 def clean_free_text(raw: str) -> str:

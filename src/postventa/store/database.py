@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from postventa.store import migrate
@@ -68,14 +69,48 @@ def _sqlite_engine(url: str, begin: str, pool_size: int) -> Engine:
     return engine
 
 
-def _postgres_engine(url: str, pool_size: int) -> Engine:
-    return create_engine(
+# A pooled PostgreSQL connection idle for longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _postgres_engine(url: str, pool_size: int, ping_after_idle: float) -> Engine:
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         connect_args={"options": "-c synchronous_commit=on"},
     )
+    _ping_when_idle(engine, ping_after_idle)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, seconds: float) -> None:
+    """Ping a connection before use only when it sat idle in the pool.
+
+    A ping on every checkout (``pool_pre_ping``) is a round trip per
+    transaction; a connection back from use a moment ago is almost surely
+    alive, while one that idled may have lost its server (a restart, an idle
+    timeout). A dead one is replaced before the caller sees it; a connection
+    that breaks in use fails its transaction, and SQLAlchemy then drops every
+    connection opened before.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                # The pool discards this connection and checks out another.
+                raise exc.DisconnectionError(str(error)) from error
+            raise
 
 
 @dataclass(slots=True)
@@ -179,7 +214,11 @@ class Database:
     """The store: migrations, synchronous transactions and the async paths."""
 
     def __init__(
-        self, url: str, pool_size: int = 10, sealer: Sealer | None = None
+        self,
+        url: str,
+        pool_size: int = 10,
+        sealer: Sealer | None = None,
+        ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
     ) -> None:
         self.url = normalize_url(url)
         self.sealer = sealer
@@ -188,7 +227,7 @@ class Database:
             self.engine = _sqlite_engine(self.url, "IMMEDIATE", pool_size=2)
             self._read_engine = _sqlite_engine(self.url, "DEFERRED", pool_size)
         else:
-            self.engine = _postgres_engine(self.url, pool_size)
+            self.engine = _postgres_engine(self.url, pool_size, ping_after_idle)
             self._read_engine = self.engine
         self._writer: GroupCommitWriter | None = None
         self._pool: ThreadPoolExecutor | None = None
