@@ -90,6 +90,9 @@ class Case:
     pace: float = 0.0
     # Figures of the report that show the fault did what it is for.
     at_least: dict[str, int] = field(default_factory=dict)
+    # Faults set up that the run may not reach: of two ends set for a token,
+    # whichever comes first ends it.
+    may_miss: frozenset[str] = frozenset()
 
     @property
     def retry_after(self) -> int:
@@ -97,7 +100,8 @@ class Case:
 
     @property
     def expected_faults(self) -> set[str]:
-        return {kind for kind, name in FAULT_SETTINGS.items() if self.faults.get(name)}
+        injected = {k for k, name in FAULT_SETTINGS.items() if self.faults.get(name)}
+        return injected - self.may_miss
 
 
 CASES = [
@@ -166,6 +170,9 @@ CASES = [
         },
         blocked=30,
         at_least={"found": 1, "refreshed": 2},
+        # A token used 200 times within 4 s is used up before it expires; the
+        # cases above reach each end alone.
+        may_miss=frozenset({"token_expired", "token_used_up"}),
     ),
 ]
 
