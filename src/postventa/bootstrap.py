@@ -14,6 +14,7 @@ import uvloop
 from litestar.types import ASGIApp
 
 from postventa.api.app import create_app
+from postventa.api.exporter import MetricsExporter
 from postventa.api.metrics import Metrics
 from postventa.config import ConfigError, Settings
 from postventa.delivery.backoff import Backoff
@@ -183,9 +184,15 @@ def run_worker(settings: Settings) -> None:
     """Run a worker and the reply poller alone, until SIGINT or SIGTERM."""
     configure_logging(settings.log_level, settings.log_format)
     database = open_database(settings)
-    # TODO(metrics): a worker alone serves no /metrics, so its deliveries and
-    # marketplace calls are not exported; it needs a small listener of its own.
-    delivery = build_delivery(settings, database, blob_store(settings), worker=True)
+    metrics = Metrics()
+    delivery = build_delivery(
+        settings, database, blob_store(settings), worker=True, metrics=metrics
+    )
+    exporter = (
+        MetricsExporter(metrics, database, settings.host, settings.worker_metrics_port)
+        if settings.worker_metrics_port
+        else None
+    )
     freeze_startup_objects()
     try:
         # uvloop, as the API's uvicorn uses: its event loop costs the worker
@@ -193,6 +200,8 @@ def run_worker(settings: Settings) -> None:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(_until_signalled(delivery))
     finally:
+        if exporter is not None:
+            exporter.close()
         database.close()
 
 

@@ -49,6 +49,7 @@ class Settings:
     marketplace_timeout_seconds: float = 10.0
     worker: bool = True
     worker_concurrency: int = 32
+    worker_metrics_port: int = 0
     lease_seconds: float = 30.0
     delivery_max_attempts: int = 25
     retry_base_seconds: float = 1.0
@@ -176,6 +177,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "marketplace_timeout_seconds": lambda text: _positive_float(text),
     "worker": lambda text: _boolean(text),
     "worker_concurrency": _positive_int,
+    "worker_metrics_port": lambda text: 0 if text.strip() == "0" else _port(text),
     "lease_seconds": lambda text: _positive_float(text),
     "delivery_max_attempts": _positive_int,
     "retry_base_seconds": lambda text: _positive_float(text),

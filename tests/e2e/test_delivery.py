@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import Installation
+from tests.e2e.conftest import Installation, free_port
 from tests.e2e.marketplace import Deployment, deploy, orders, wait_for
 from tests.files import pdf_file
 
@@ -125,3 +126,39 @@ def test_a_thousand_messages_through_a_failing_marketplace_land_exactly_once(
     assert texts == sorted(f"Pedido {i}" for i in range(1, count + 1))
     stats = deployment.marketplace.admin("GET", "/stats")
     assert stats
+
+
+def test_a_standalone_worker_exports_its_deliveries_and_calls(
+    installation: Installation, server_factory: Any
+) -> None:
+    deployment = deploy(
+        installation, server_factory, orders(1), POSTVENTA_WORKER="false"
+    )
+    port = free_port()
+    server_factory(
+        "worker", command=("worker",), POSTVENTA_WORKER_METRICS_PORT=str(port)
+    )
+
+    accepted = deployment.send(1, json={"messageOptions": 4, "message": "Hola"})
+    wait_for(lambda: all_sent(deployment, 1), 20, "the message to be sent")
+    scraped = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(
+            httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        )
+        for sample in family.samples
+    }
+
+    assert accepted.status_code == 200
+    assert (
+        scraped[("postventa_deliveries_total", frozenset({("outcome", "sent")}))] == 1
+    )
+    posts = [
+        count
+        for (name, labels), count in scraped.items()
+        if name == "postventa_marketplace_calls_total"
+        and ("method", "POST") in labels
+        and ("status", "200") in labels
+    ]
+    assert sum(posts) >= 1
+    assert scraped[("postventa_outbox_messages", frozenset())] == 0

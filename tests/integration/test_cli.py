@@ -140,6 +140,14 @@ def test_invalid_settings_are_listed_on_stderr_with_exit_2(env: Env) -> None:
     assert "POSTVENTA_PORT" in result.stderr
 
 
+@pytest.mark.parametrize("port", ["-1", "65536", "x"])
+def test_a_worker_metrics_port_out_of_range_is_refused(env: Env, port: str) -> None:
+    result = run(env | {"POSTVENTA_WORKER_METRICS_PORT": port}, "accounts", "list")
+
+    assert result.exit_code == 2
+    assert "POSTVENTA_WORKER_METRICS_PORT" in result.stderr
+
+
 def test_listing_accounts_shows_which_are_disabled(env: Env) -> None:
     first, second = new_account(env), new_account(env, "MLM")
 

@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from postventa.api.app import create_app
+from postventa.api.exporter import MetricsExporter
 from postventa.api.metrics import Metrics
 from postventa.config import Settings
 from postventa.domain.messages import MessageStatus
@@ -293,3 +294,40 @@ def test_readyz_is_503_when_the_database_does_not_answer(tmp_path: Path) -> None
     assert ready.status_code == 503
     assert ready.json() == {"status": "unready", "database": "unavailable"}
     assert math.isnan(value(scraped, "postventa_outbox_messages") or 0)
+
+
+class TestStandaloneExporter:
+    """``postventa worker`` serves its own ``/metrics``, with the same instruments."""
+
+    def test_it_exports_deliveries_and_the_outbox_read_at_each_scrape(
+        self, database: Database, seller: Seller
+    ) -> None:
+        metrics = Metrics()
+        metrics.delivery("sent", MessageStatus.SENT.value)
+        exporter = MetricsExporter(metrics, database, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{exporter.port}/metrics"
+        try:
+            before = samples(httpx.get(url, timeout=5).text)
+            accept(database, seller, seller.add_order())
+            after = samples(httpx.get(url, timeout=5).text)
+        finally:
+            exporter.close()
+
+        assert value(before, "postventa_deliveries_total", outcome="sent") == 1
+        assert value(before, "postventa_outbox_messages") == 0
+        assert value(after, "postventa_outbox_messages") == 1
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url, timeout=5)
+
+    def test_an_unreachable_store_leaves_the_outbox_unknown(self) -> None:
+        database = Database("postgresql://postgres@127.0.0.1:1/postventa")
+        exporter = MetricsExporter(Metrics(), database, "127.0.0.1", 0)
+        try:
+            response = httpx.get(f"http://127.0.0.1:{exporter.port}/metrics")
+        finally:
+            exporter.close()
+            database.close()
+
+        assert response.status_code == 200
+        scraped = samples(response.text)
+        assert math.isnan(value(scraped, "postventa_outbox_messages") or 0)
