@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -904,3 +905,25 @@ async def test_a_cancelled_caller_gives_up_its_turn() -> None:
 
     assert granted == [("c", 1060.0)]
     assert limiter.waiting() == 0
+
+
+async def test_an_attachment_is_opened_off_the_event_loop_and_closed_after(
+    sandbox: Sandboxed,
+) -> None:
+    opened: list[tuple[str, io.BytesIO]] = []
+
+    def open_on_a_thread(sha256: str) -> BinaryIO:
+        blob = io.BytesIO(PDF)
+        opened.append((threading.current_thread().name, blob))
+        return blob
+
+    connector = MercadoLibre(
+        "http://sandbox", sandbox.store, open_on_a_thread, http=sandbox.http
+    )
+    await connector.send(outgoing())
+    await sandbox.buyer_replies()
+    await connector.send(outgoing(attachment=INVOICE, buyer_replied=True))
+
+    [(thread, blob)] = opened
+    assert thread != threading.current_thread().name
+    assert blob.closed

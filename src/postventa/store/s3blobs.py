@@ -98,9 +98,8 @@ class S3BlobStore:
 
     def open(self, sha256: str) -> BinaryIO:
         """The object's body as a stream; nothing is read until asked."""
-        # TODO(s3-delivery): the marketplace connector opens and reads this
-        # body on the worker's event loop, and httpx may send it chunked as
-        # it cannot tell its length; an async reader that knows it would not.
+        # The connector opens this on a thread; its HTTP client reads the body
+        # on threads too, and sends it chunked, as a stream has no length.
         key = self.key_of(sha256)
         try:
             answer = self._client.get_object(Bucket=self._bucket, Key=key)

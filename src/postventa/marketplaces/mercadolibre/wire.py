@@ -168,9 +168,14 @@ class Wire:
             headers["Authorization"] = f"Bearer {token}"
         if call.upload is None:
             return await self._timed(call, headers, None)
-        with self._open_blob(call.upload.sha256) as blob:
+        # Opening may be a round trip to a bucket: off the event loop, so that
+        # the other deliveries go on meanwhile.
+        blob = await asyncio.to_thread(self._open_blob, call.upload.sha256)
+        try:
             upload = (call.upload.name, blob, call.upload.media_type)
             return await self._timed(call, headers, upload)
+        finally:
+            blob.close()
 
     async def _timed(
         self, call: Call, headers: dict[str, str], upload: FilePart | None
