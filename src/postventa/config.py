@@ -57,6 +57,7 @@ class Settings:
     poll_seconds: float = 60.0
     webhook_timeout_seconds: float = 10.0
     webhook_concurrency: int = 16
+    webhook_retention_days: int = 30
     blob_url: str = ""
     s3_endpoint_url: str = ""
     redis_url: str = ""
@@ -185,6 +186,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "poll_seconds": lambda text: _positive_float(text),
     "webhook_timeout_seconds": lambda text: _positive_float(text),
     "webhook_concurrency": _positive_int,
+    "webhook_retention_days": _positive_int,
     "blob_url": lambda text: _blob_url(text),
     "s3_endpoint_url": lambda text: _http_url(text),
     "redis_url": lambda text: _redis_url(text),

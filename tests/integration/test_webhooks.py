@@ -20,9 +20,10 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
+from postventa.api.app import purge_webhook_events
 from postventa.bootstrap import open_database
 from postventa.cli import app
 from postventa.config import Settings
@@ -40,7 +41,12 @@ from postventa.domain.errors import BadRequest
 from postventa.domain.messages import MessageStatus
 from postventa.marketplaces.port import Permanent, Retryable
 from postventa.store.database import Database
-from postventa.store.tables import messages
+from postventa.store.tables import (
+    messages,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_events,
+)
 from postventa.store.webhooks import AttemptView
 from tests.integration.conftest import Seller, make_seller
 from tests.integration.test_worker import (
@@ -607,3 +613,46 @@ def test_a_slow_webhook_target_does_not_delay_the_delivery_of_messages(
         asyncio.run(scenario(url))
 
     assert message(database, seller, 1).status is MessageStatus.SENT
+
+
+def webhook_rows(database: Database) -> tuple[int, int, int]:
+    """Events, deliveries and attempts stored."""
+    with database.snapshot() as repos:
+        return tuple(  # type: ignore[return-value]
+            repos.connection.scalar(select(func.count()).select_from(table))
+            for table in (webhook_events, webhook_deliveries, webhook_attempts)
+        )
+
+
+def test_the_purge_deletes_settled_events_past_retention_and_keeps_pending_ones(
+    database: Database, seller: Seller
+) -> None:
+    subscribe(database, seller)
+    seller.buyer_replies(seller.add_order(Id=1, PackId="1"))
+    drain(dispatcher(database, Receiver(deque([200])), Clock()))
+    seller.buyer_replies(seller.add_order(Id=2, PackId="2"))
+    drain(dispatcher(database, Receiver(deque([500])), Clock()))
+    assert webhook_rows(database) == (2, 2, 2)
+
+    kept = asyncio.run(purge_webhook_events(database, timedelta(days=30)))
+    assert (kept, webhook_rows(database)) == (0, (2, 2, 2))
+
+    purged = asyncio.run(purge_webhook_events(database, timedelta(0)))
+    assert (purged, webhook_rows(database)) == (1, (1, 1, 1))
+    [pending] = attempts(database)
+    assert pending.attempt.outcome.value == "retry"
+
+
+def test_the_purge_deletes_a_long_backlog_in_batches(
+    database: Database, seller: Seller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("postventa.api.app.WEBHOOK_PURGE_BATCH", 2)
+    subscribe(database, seller)
+    for number in range(1, 6):
+        seller.buyer_replies(seller.add_order(Id=number, PackId=str(number)))
+    drain(dispatcher(database, Receiver(), Clock()))
+    assert webhook_rows(database) == (5, 5, 5)
+
+    purged = asyncio.run(purge_webhook_events(database, timedelta(0)))
+
+    assert (purged, webhook_rows(database)) == (5, (0, 0, 0))

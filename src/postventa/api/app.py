@@ -51,6 +51,27 @@ async def purge_idempotency_keys(database: Database, ttl: timedelta) -> int:
     return purged
 
 
+# Events deleted per write job: the purge of a long backlog never holds the
+# writer (or PostgreSQL's locks) for long.
+WEBHOOK_PURGE_BATCH = 500
+
+
+async def purge_webhook_events(database: Database, retention: timedelta) -> int:
+    """Delete settled webhook events older than the retention time, in batches."""
+    cutoff = datetime.now(UTC) - retention
+    purged = 0
+    while True:
+        count = await database.write(
+            lambda repos: repos.webhooks.purge(cutoff, WEBHOOK_PURGE_BATCH)
+        )
+        purged += count
+        if count < WEBHOOK_PURGE_BATCH:
+            break
+    if purged:
+        log.info("webhooks.purged", events=purged)
+    return purged
+
+
 def recover_blobs(
     database: Database, blobs: BlobStore, grace: float | None = None
 ) -> None:
@@ -71,6 +92,7 @@ def recover_blobs(
 
 def _housekeeping(settings: Settings, database: Database) -> Any:
     ttl = timedelta(hours=settings.idempotency_ttl_hours)
+    retention = timedelta(days=settings.webhook_retention_days)
 
     async def loop() -> None:
         while True:
@@ -78,6 +100,10 @@ def _housekeeping(settings: Settings, database: Database) -> Any:
                 await purge_idempotency_keys(database, ttl)
             except Exception:
                 log.exception("idempotency.purge_failed")
+            try:
+                await purge_webhook_events(database, retention)
+            except Exception:
+                log.exception("webhooks.purge_failed")
             await asyncio.sleep(PURGE_INTERVAL_SECONDS)
 
     @contextlib.asynccontextmanager

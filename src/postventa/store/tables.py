@@ -216,6 +216,8 @@ webhook_events = Table(
     Column("body", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index(None, "account_id", "created_at"),
+    # The purge looks for old events across accounts.
+    Index(None, "created_at"),
 )
 
 webhook_deliveries = Table(

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, delete, exists, insert, or_, select, update
 
 from postventa.domain.messages import Message, MessageStatus
 from postventa.store import tables as t
@@ -237,8 +237,6 @@ class WebhookRepository:
         targets = self._targets(account_id, kind)
         return self._write(account_id, kind, data, now, targets)
 
-    # TODO(webhooks): purge settled events and their attempts after a retention
-    # period; until then the three tables grow with every announced change.
     def _write(
         self,
         account_id: int,
@@ -277,6 +275,29 @@ class WebhookRepository:
             ],
         )
         return event_id
+
+    def purge(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` events created before ``before`` whose every
+        delivery is settled, with their deliveries and attempts; the count
+        of events deleted. An event with a delivery still pending is kept."""
+        pending = select(dl.c.id).where(
+            dl.c.event_id == ev.c.id, dl.c.status == DeliveryStatus.PENDING
+        )
+        events = list(
+            self._db.scalars(
+                select(ev.c.id)
+                .where(ev.c.created_at < before, ~exists(pending))
+                .order_by(ev.c.created_at)
+                .limit(limit)
+            )
+        )
+        if not events:
+            return 0
+        deliveries = select(dl.c.id).where(dl.c.event_id.in_(events))
+        self._db.execute(delete(at).where(at.c.delivery_id.in_(deliveries)))
+        self._db.execute(delete(dl).where(dl.c.event_id.in_(events)))
+        self._db.execute(delete(ev).where(ev.c.id.in_(events)))
+        return len(events)
 
     def has_due(self, now: datetime) -> bool:
         """Whether any delivery could be claimed now (a cheap read before a claim)."""
