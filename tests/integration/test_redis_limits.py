@@ -24,12 +24,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from structlog.testing import capture_logs
 
 from postventa.api.app import create_app
-from postventa.api.limits import make_limiters, redis_client
+from postventa.api.limits import make_limiters, make_login_limiter, redis_client
 from postventa.api.ratelimit import GcraLimiter, RateDecision
 from postventa.api.ratelimit_redis import SCRIPT_SHA, RedisGcraLimiter
 from postventa.config import ConfigError, Settings
 from postventa.store.database import Database
 from tests.integration.conftest import Seller
+from tests.integration.console import PASSWORD_HASH, USERNAME, sign_in
 
 REDIS_URL = os.environ.get("POSTVENTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 UNREACHABLE = "redis://:hunter2@127.0.0.1:1/0"
@@ -413,3 +414,37 @@ class TestTheApiWithRedis:
 
         assert [a.status_code for a in answers] == [401, 401, 429]
         assert valid.status_code == 200
+
+
+class TestTheConsoleWithRedis:
+    def test_sign_in_attempts_from_one_address_share_one_allowance(
+        self, redis_settings: Settings, database: Database
+    ) -> None:
+        settings = dataclasses.replace(
+            redis_settings,
+            console_username=USERNAME,
+            console_password_hash=PASSWORD_HASH,
+            console_login_attempts_per_minute=2,
+        )
+        first = create_app(settings, database)
+        second = create_app(settings, database)
+        with TestClient(app=first) as one, TestClient(app=second) as other:
+            answers = [
+                sign_in(one, password="wrong").status_code,
+                sign_in(other, password="wrong").status_code,
+                sign_in(one).status_code,
+            ]
+
+        assert answers == [401, 401, 429]
+
+    def test_the_sign_in_limiter_lives_in_redis_under_its_own_prefix(
+        self, redis_settings: Settings
+    ) -> None:
+        limiter = make_login_limiter(redis_settings)
+        assert isinstance(limiter, RedisGcraLimiter)
+        assert limiter.redis_key("1.2.3.4").startswith(
+            redis_settings.redis_key_prefix + "login:"
+        )
+        asyncio.run(limiter.aclose())
+        local = make_login_limiter(dataclasses.replace(redis_settings, redis_url=""))
+        assert isinstance(local, GcraLimiter)

@@ -21,7 +21,7 @@ from postventa.api.access_log import observe_requests
 from postventa.api.auth import Authenticator
 from postventa.api.errors import JSON, render_fault, render_http_error, render_refusal
 from postventa.api.gate import Gate
-from postventa.api.limits import close_limiters, make_limiters
+from postventa.api.limits import close_limiters, make_limiters, make_login_limiter
 from postventa.api.metrics import Metrics
 from postventa.api.openapi import openapi_document
 from postventa.api.operations import operation_routes
@@ -162,6 +162,7 @@ def create_app(
     blobs = blobs or LocalBlobStore(settings.blob_dir, MAX_ATTACHMENT_BYTES)
     metrics = metrics or Metrics()
     per_key, bad_keys = make_limiters(settings)
+    login_limiter = make_login_limiter(settings)
     authenticator = Authenticator(database, bad_keys, settings.auth_cache_seconds)
     gate = Gate(authenticator, per_key)
     endpoint = SendEndpoint(
@@ -189,7 +190,11 @@ def create_app(
             *operation_routes(database, metrics),
             *read_routes(database, gate, blobs),
             *console_routes(
-                settings, database, blobs, delivery.wake if delivery else None
+                settings,
+                database,
+                blobs,
+                delivery.wake if delivery else None,
+                login_limiter,
             ),
         ],
         exception_handlers={
@@ -198,7 +203,9 @@ def create_app(
             Exception: render_fault,
         },
         on_startup=[lambda: recover_blobs(database, blobs)],
-        on_shutdown=[functools.partial(close_limiters, per_key, bad_keys)],
+        on_shutdown=[
+            functools.partial(close_limiters, per_key, bad_keys, login_limiter)
+        ],
         lifespan=[_housekeeping(settings, database), _delivery(delivery)],
         openapi_config=None,
         logging_config=None,

@@ -41,6 +41,15 @@ def make_limiters(settings: Settings) -> tuple[RateLimiter, RateLimiter]:
     )
 
 
+def make_login_limiter(settings: Settings) -> RateLimiter:
+    """The console's sign-in attempts per client address; in Redis when set."""
+    limit = settings.console_login_attempts_per_minute
+    if not settings.redis_url:
+        return GcraLimiter(limit)
+    prefix = settings.redis_key_prefix + "login:"
+    return RedisGcraLimiter(redis_client(settings.redis_url), limit, prefix)
+
+
 async def close_limiters(*limiters: RateLimiter) -> None:
     """Close the connections of the limiters that keep any."""
     for limiter in limiters:

@@ -24,7 +24,7 @@ from litestar import Request
 from litestar.datastructures import Cookie
 
 from postventa.api.body import media_type
-from postventa.api.ratelimit import GcraLimiter
+from postventa.api.ratelimit import RateLimiter
 from postventa.config import Settings
 from postventa.console.passwords import DUMMY_HASH, verify_password
 from postventa.domain.errors import Forbidden, TooManyRequests
@@ -156,16 +156,18 @@ class SignIn:
     """Checks usernames and passwords, at most so many attempts a minute per
     client address (each attempt costs a deliberately slow hash)."""
 
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(
+        self, database: Database, settings: Settings, limiter: RateLimiter
+    ) -> None:
         self._database = database
         self._configured = (settings.console_username, settings.console_password_hash)
-        # TODO(console): share this limiter through Redis like the API's, so
-        # that several processes allow one address a single allowance.
-        self._limiter = GcraLimiter(settings.console_login_attempts_per_minute)
+        # Shared through Redis when it is set, like the API's limits, so that
+        # several processes allow one address a single allowance.
+        self._limiter = limiter
 
-    def admit(self, address: str) -> None:
+    async def admit(self, address: str) -> None:
         """Count an attempt from the address; refuse (429) past the limit."""
-        decision = self._limiter.hit(address)
+        decision = await self._limiter.take(address)
         if not decision.allowed:
             log.warning("console.login_throttled", client=address)
             raise TooManyRequests(

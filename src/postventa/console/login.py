@@ -82,7 +82,7 @@ def login_routes(
         target = safe_next(_field(form, "next"))
         username = _field(form, "username").strip()
         try:
-            sign_in.admit(address)
+            await sign_in.admit(address)
         except TooManyRequests as exc:
             answer = _login_page(
                 request, token, target, 429, error=exc.message, username=username

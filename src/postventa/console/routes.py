@@ -20,6 +20,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 from litestar.static_files import create_static_files_router
 
+from postventa.api.ratelimit import GcraLimiter, RateLimiter
 from postventa.api.reads import attachment_response
 from postventa.config import Settings
 from postventa.console.auth import PATH, Sessions, SignIn, check_form_token
@@ -218,15 +219,24 @@ def console_routes(
     database: Database,
     blobs: BlobStore,
     wake: Callable[[], None] | None = None,
+    login_limiter: RateLimiter | None = None,
 ) -> list[Router]:
-    """The console's pages (under ``/console``) and its static files."""
+    """The console's pages (under ``/console``) and its static files.
+
+    Sign-in attempts are counted by ``login_limiter``, in the process if none.
+    """
     idle = timedelta(minutes=settings.console_session_idle_minutes)
     sessions = Sessions(database, idle)
+    sign_in = SignIn(
+        database,
+        settings,
+        login_limiter or GcraLimiter(settings.console_login_attempts_per_minute),
+    )
     console = Console(settings, database, blobs, sessions, wake or _nothing)
     pages = Router(
         PATH,
         route_handlers=[
-            *login_routes(settings, sessions, SignIn(database, settings)),
+            *login_routes(settings, sessions, sign_in),
             *browse_routes(console),
             *send_routes(console),
             *delivery_routes(console),
