@@ -656,3 +656,47 @@ def test_the_purge_deletes_a_long_backlog_in_batches(
     purged = asyncio.run(purge_webhook_events(database, timedelta(0)))
 
     assert (purged, webhook_rows(database)) == (5, (0, 0, 0))
+
+
+def test_a_slow_target_with_a_backlog_holds_only_its_share_of_the_slots(
+    database: Database, seller: Seller
+) -> None:
+    subscribe(database, seller, url="https://slow.test/")
+    for number in range(1, 9):
+        seller.buyer_replies(seller.add_order(Id=number, PackId=str(number)))
+    subscribe(database, seller, url="https://fast.test/")
+    seller.buyer_replies(seller.add_order(Id=9, PackId="9"))
+    release = asyncio.Event()
+    in_flight = {"slow": 0, "most": 0, "fast": 0}
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "fast.test":
+            in_flight["fast"] += 1
+            return httpx.Response(200)
+        in_flight["slow"] += 1
+        in_flight["most"] = max(in_flight["most"], in_flight["slow"])
+        await release.wait()
+        in_flight["slow"] -= 1
+        return httpx.Response(200)
+
+    async def scenario() -> None:
+        sender = WebhookDispatcher(
+            database,
+            concurrency=4,
+            idle_poll_seconds=0.05,
+            transport=httpx.MockTransport(handle),
+        )
+        stop = asyncio.Event()
+        running = asyncio.create_task(sender.run(stop))
+        try:
+            await wait_for(lambda: in_flight["fast"] == 1, timeout=5)
+        finally:
+            release.set()
+            await wait_for(lambda: len(attempts(database)) == 10, timeout=10)
+            stop.set()
+            await running
+
+    asyncio.run(scenario())
+
+    assert in_flight["most"] == 1  # a quarter of 4 slots
+    assert {a.attempt.outcome.value for a in attempts(database)} == {"delivered"}

@@ -9,7 +9,9 @@ failing target delays only its own deliveries.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
 import hashlib
 import hmac
 import time
@@ -135,6 +137,7 @@ class WebhookDispatcher:
         *,
         timeout: float = 10.0,
         concurrency: int = 16,
+        per_endpoint: int | None = None,
         lease_seconds: float | None = None,
         idle_poll_seconds: float = 1.0,
         max_age: timedelta = MAX_AGE,
@@ -154,6 +157,8 @@ class WebhookDispatcher:
         self._transport = transport
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        self._per_endpoint = per_endpoint or max(1, concurrency // 4)
+        self._busy: collections.Counter[int] = collections.Counter()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and deliver until ``stop`` is set; tries under way are abandoned."""
@@ -202,16 +207,26 @@ class WebhookDispatcher:
         ):
             return 0
 
-        # TODO(webhooks): cap the slots one endpoint may hold, so that a slow
-        # target with a backlog cannot hold back the other targets' events.
+        # An endpoint holds at most a share of the slots, so that a slow target
+        # with a backlog cannot hold back the other targets' events.
+        busy = dict(self._busy)
         claims = await self._database.write(
-            lambda repos: repos.webhooks.claim(self.name, now, now + self._lease, free)
+            lambda repos: repos.webhooks.claim(
+                self.name, now, now + self._lease, free, self._per_endpoint, busy
+            )
         )
         for claim in claims:
             task = asyncio.create_task(self._deliver(client, claim))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._busy[claim.endpoint_id] += 1
+            task.add_done_callback(functools.partial(self._done, claim.endpoint_id))
         return len(claims)
+
+    def _done(self, endpoint_id: int, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._busy[endpoint_id] -= 1
+        if not self._busy[endpoint_id]:
+            del self._busy[endpoint_id]
 
     async def _sleep(self, stop: asyncio.Event) -> None:
         with contextlib.suppress(TimeoutError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -305,18 +306,35 @@ class WebhookRepository:
         return found is not None
 
     def claim(
-        self, owner: str, now: datetime, lease_until: datetime, limit: int
+        self,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        per_endpoint: int | None = None,
+        busy: Mapping[int, int] | None = None,
     ) -> list[DeliveryClaim]:
-        """Take up to ``limit`` due deliveries under a lease, oldest due first."""
-        candidates = (
-            select(dl.c.id)
-            .where(self._due(now))
-            .order_by(dl.c.next_attempt_at, dl.c.id)
-            .limit(limit)
-        )
+        """Take up to ``limit`` due deliveries under a lease, oldest due first.
+
+        With ``per_endpoint``, an endpoint gets no more than that many at once,
+        counting those ``busy`` says the caller already holds for it.
+        """
+        held = dict(busy or {})
+        candidates = select(dl.c.id, dl.c.endpoint_id).where(self._due(now))
+        if per_endpoint is not None:
+            full = [endpoint for endpoint, n in held.items() if n >= per_endpoint]
+            if full:
+                candidates = candidates.where(dl.c.endpoint_id.not_in(full))
+        candidates = candidates.order_by(dl.c.next_attempt_at, dl.c.id).limit(limit)
         if self._db.dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
-        ids = list(self._db.scalars(candidates))
+        ids = []
+        for delivery_id, endpoint_id in self._db.execute(candidates):
+            if per_endpoint is not None:
+                if held.get(endpoint_id, 0) >= per_endpoint:
+                    continue
+                held[endpoint_id] = held.get(endpoint_id, 0) + 1
+            ids.append(delivery_id)
         if not ids:
             return []
 
