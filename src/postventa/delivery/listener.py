@@ -1,7 +1,7 @@
 """Waking workers in other processes: PostgreSQL's LISTEN/NOTIFY.
 
-Accepting a message issues ``NOTIFY postventa_outbox`` in its transaction, so
-the notification leaves only on commit. Each worker process listens on its own
+A process that stores a queued message announces it once the transaction has
+committed (``store/announcer.py``). Each worker process listens on its own
 connection and wakes its worker at once; polling stays as the fallback, so a
 lost connection delays delivery by at most the poll interval.
 """
@@ -13,16 +13,10 @@ from collections.abc import Callable
 
 import psycopg
 import structlog
-from sqlalchemy.engine import make_url
+
+from postventa.store.announcer import CHANNEL, libpq_url
 
 log = structlog.get_logger(__name__)
-CHANNEL = "postventa_outbox"
-
-
-def libpq_url(database_url: str) -> str:
-    """The SQLAlchemy URL as psycopg takes it (without the driver name)."""
-    url = make_url(database_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
 
 
 async def listen(

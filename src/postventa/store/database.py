@@ -4,7 +4,8 @@ On SQLite every write goes through one thread that batches the jobs waiting
 for it into a single transaction, each job in a savepoint of its own, and
 commits them with one sync (group commit). Reads run at once on connections
 of their own, which WAL lets proceed beside the writer. On PostgreSQL each job
-runs in its own transaction on a thread pool.
+runs in its own transaction on a thread pool, and a transaction that queued
+messages is announced to every process's workers after it commits.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from postventa.store import migrate
+from postventa.store.announcer import Announcer
 from postventa.store.secrets import Sealer
 from postventa.store.unit_of_work import Repositories
 
@@ -229,6 +231,7 @@ class Database:
         else:
             self.engine = _postgres_engine(self.url, pool_size, ping_after_idle)
             self._read_engine = self.engine
+        self.announcer = None if self.is_sqlite else Announcer(self.url)
         self._writer: GroupCommitWriter | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = pool_size
@@ -243,7 +246,10 @@ class Database:
     def transaction(self) -> Iterator[Repositories]:
         """A write transaction, committed when the block ends without error."""
         with self.engine.begin() as connection:
-            yield Repositories(connection, self.sealer)
+            repositories = Repositories(connection, self.sealer)
+            yield repositories
+        if repositories.messages.queued and self.announcer is not None:
+            self.announcer.announce()
 
     @contextmanager
     def snapshot(self) -> Iterator[Repositories]:
@@ -293,5 +299,7 @@ class Database:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self.announcer is not None:
+            self.announcer.close()
         self.engine.dispose()
         self._read_engine.dispose()

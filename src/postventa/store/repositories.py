@@ -64,15 +64,6 @@ _NEW_MESSAGE_COLUMNS = (
     "next_attempt_at",
 )
 _ADD_MESSAGE = driver.insert_returning_id(t.messages, _NEW_MESSAGE_COLUMNS)
-# A queued message on PostgreSQL also notifies, delivered on commit: workers of
-# every process wake at once.
-_ADD_QUEUED_MESSAGE = driver.Statement(
-    _ADD_MESSAGE.sqlite,
-    postgresql=(
-        f"WITH added AS ({_ADD_MESSAGE.postgresql}) "  # noqa: S608
-        "SELECT id, pg_notify('postventa_outbox', '') FROM added"
-    ),
-)
 
 
 class AccountRepository:
@@ -222,6 +213,9 @@ def order_from_row(row: Any) -> Order:
 class MessageRepository:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        # Messages this transaction queued: on PostgreSQL the store announces
+        # them to every process's workers once it commits.
+        self.queued = 0
 
     def conversation(self, account_id: int, pack_id: str) -> Conversation:
         blocked = self._db.scalar(
@@ -282,8 +276,8 @@ class MessageRepository:
         attachment = message.attachment
         queued = message.status is MessageStatus.QUEUED
         created_at = driver.moment_param(self._db, message.created_at)
-        statement = _ADD_QUEUED_MESSAGE if queued else _ADD_MESSAGE
-        row = statement.run(
+        self.queued += queued
+        row = _ADD_MESSAGE.run(
             self._db,
             (
                 message.account_id,
