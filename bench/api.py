@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bench import postgres, processes, profile, server, store, targets, wrk
+from bench import floor, postgres, processes, profile, server, store, targets, wrk
 from bench.findings import Findings
 from bench.processes import Served
 from postventa.store import tables as t
@@ -88,11 +88,17 @@ class Orders:
 def measured(
     served: Served, request: wrk.Request, first: int, seconds: int, **options: Any
 ) -> wrk.Result:
-    """A wrk run, with the share of a core that the server used meanwhile."""
+    """A wrk run, with the CPU that the server and PostgreSQL used meanwhile."""
     before = processes.cpu_seconds(served.pid)
+    database_before = processes.postgres_cpu_seconds()
     result = wrk.run(served.base_url, request, first, seconds, **options)
     used = processes.cpu_seconds(served.pid) - before
-    return dataclasses.replace(result, server_cpu=used / result.seconds)
+    database = processes.postgres_cpu_seconds() - database_before
+    return dataclasses.replace(
+        result,
+        server_cpu=used / result.seconds,
+        database_cpu=database / result.seconds,
+    )
 
 
 def walk(
@@ -223,6 +229,8 @@ def postgres_row(findings: Findings) -> None:
                 if not targets.postgres_send(findings.ratio("c")):
                     case = "(c) send, PostgreSQL"
                     _profile_send(findings, served, seller.send(), orders, case)
+            first = orders.reserve(floor.SECONDS)
+            findings.floor = floor.run(url, seller.account, first, orders.loaded)
         finally:
             db.dispose()
 

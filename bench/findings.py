@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.floor import Floor
 from bench.profile import Profile
 from bench.wrk import Result
 
@@ -51,6 +52,7 @@ class Findings:
     paced_rate: float = 0.0
     drain: Drain | None = None
     limited: Limited | None = None
+    floor: Floor | None = None
     profiles: list[Profile] = field(default_factory=list)
     memory: str = ""
     seconds: dict[str, float] = field(default_factory=dict)

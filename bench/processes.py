@@ -92,3 +92,24 @@ def cpu_seconds(pid: int) -> float:
     """CPU time (user and system, all threads) that a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time used so far by the local PostgreSQL server's processes.
+
+    Live processes count their own time; the postmaster also carries the time
+    of the backends that have exited (its waited-for children).
+    """
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text.split(" (", 1)[1].rsplit(")", 1)
+        if name != "postgres":
+            continue
+        fields = rest.split()
+        total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return total / ticks

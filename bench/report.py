@@ -196,8 +196,79 @@ def summary(f: Findings, machine: Machine, loads: list[float]) -> list[str]:
         *http_table(f),
         "",
         *(f"- ({row}): {text}." for row, text in f.checks.items()),
+        *_floor_line(f),
         "",
         *delivery_table(f),
+        "",
+        *budgets(f),
+    ]
+
+
+def _floor_line(f: Findings) -> list[str]:
+    if f.floor is None:
+        return []
+    fl = f.floor
+    return [
+        f"- (c) with no Python: pgbench ran the send's statements on the same "
+        f"database, {wrk.CONNECTIONS} clients on wrk's CPU: "
+        f"{fl.transactions_per_second:,.0f} transactions/s, "
+        f"{fl.latency_ms:.1f} ms on average; PostgreSQL's processes used "
+        f"{fl.database_cpu:.2f} cores, {fl.database_ms:.3f} ms a transaction, "
+        f"and pgbench {fl.client_cpu:.0%} of its core."
+    ]
+
+
+def _budget_line(f: Findings, row: str, share: float) -> str:
+    """What `row` would have to cost to reach `share` of the ceiling's rate."""
+    ceiling, result = f.http["a"], f.http[row]
+    rate = share * ceiling.rps
+    budget = 1000 / rate
+    used = 1000 * result.server_cpu / result.rps
+    bare = 1000 * ceiling.server_cpu / ceiling.rps
+    line = (
+        f"({row}) at {share:.2f} x (a) is {rate:,.0f} req/s: at most {budget:.3f} ms "
+        f"of the server's core per request, of which the ceiling's server and "
+        f"handler take {bare:.3f} ms; this run used {used:.3f} ms, "
+        f"{used / budget:.1f} x the budget."
+    )
+    if row == "c" and result.database_cpu > 0:
+        database = 1000 * result.database_cpu / result.rps
+        load = 1000 * ceiling.load_cpu / ceiling.rps
+        line += (
+            f" PostgreSQL's processes used {database:.3f} ms of CPU per send "
+            f"({result.database_cpu:.2f} cores): at {rate:,.0f} sends a second they "
+            f"would need {database * rate / 1000:.2f} cores and wrk "
+            f"{load * rate / 1000:.2f} ({load:.3f} ms a request in (a)), beside the "
+            f"server's core, on a machine of {os.cpu_count()} cores."
+        )
+    if row == "c" and f.floor is not None:
+        line += (
+            f" With no Python at all (pgbench, above) the statements reached "
+            f"{f.floor.transactions_per_second / ceiling.rps:.2f} x (a)."
+        )
+    return line
+
+
+def budgets(f: Findings) -> list[str]:
+    """The CPU per request that each missed throughput target leaves."""
+    if "a" not in f.http:
+        return []
+    missed = [
+        (row, share)
+        for row, share, met in (
+            ("b", targets.SQLITE_RATIO, targets.sqlite_send),
+            ("c", targets.POSTGRES_RATIO, targets.postgres_send),
+        )
+        if row in f.http and not met(f.ratio(row))
+    ]
+    if not missed:
+        return []
+    a = f.http["a"]
+    return [
+        "What the missed throughput targets would take, from this run's figures "
+        f"(wrk used {a.load_cpu:.0%} of its core in (a)):",
+        "",
+        *(f"- {_budget_line(f, row, share)}" for row, share in missed),
         "",
     ]
 
@@ -276,6 +347,17 @@ METHOD = """## How each row is measured
 - **PostgreSQL**: a database created for the row on the local server
   (`postgresql://postgres@127.0.0.1:5432/postventa_bench_<pid>`), with
   `POSTVENTA_SECRET_KEY` set; dropped after, also on failure.
+- **(c) with no Python**: after (c), `pgbench` (PostgreSQL's C client, with
+  prepared statements) runs the statements of one send as a transaction
+  (the order, the conversation's upsert, the pack's messages, the insert,
+  the commit), their text taken from `store/repositories.py`, for 10 s with
+  wrk's connections and threads, pinned to wrk's CPU, each transaction on a
+  random order that no send named. It is how fast the store alone lets (c) go
+  on this machine.
+- **CPU of the others.** During every measured run the suite also reads the
+  CPU used by wrk (its own rusage) and by all of PostgreSQL's processes
+  (`/proc`, the postmaster's waited-for children included); the section after
+  the tables uses them to say what a missed target would take.
 - **(d)** reads the options of one order with no message, over and over.
 - **(g)** loads 1,000,000 orders and, on the first {history:,} of them, a
   delivered seller message and the buyer's reply (1,000,000 messages), then

@@ -114,6 +114,7 @@ def main() -> None:
 
     print("\n".join(report.http_table(findings)))
     print("\n".join(report.delivery_table(findings)))
+    print("\n".join(report.budgets(findings)))
     doc = arguments.doc or (None if arguments.quick else report.DOC)
     if doc is None or set(rows) != {*STEPS, "m"}:
         return

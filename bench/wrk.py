@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,12 @@ class Result:
     socket_errors: int
     timeouts: int
     next_id: int
+    # The share of one core wrk itself used during the run.
+    load_cpu: float = 0.0
     # The share of one core the server used during the run, filled in by callers.
     server_cpu: float = 0.0
+    # Cores PostgreSQL's processes used during the run, filled in by callers.
+    database_cpu: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -67,17 +72,26 @@ def run(
         *(request.method, request.path, request.body, str(first)),
         *("1" if walk else "0", str(rate), str(THREADS)),
     ]
+    before = _children_cpu()
     output = subprocess.run(
         command, capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
-    return _parse(output.strip().splitlines()[-1])
+    used = _children_cpu() - before
+    return _parse(output.strip().splitlines()[-1], used)
 
 
-def _parse(line: str) -> Result:
+def _children_cpu() -> float:
+    """CPU seconds used by the children that have been waited for (wrk, here)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _parse(line: str, cpu_seconds: float) -> Result:
     figures = json.loads(line)
+    duration = figures["duration_us"] / 1e6
     return Result(
         requests=figures["requests"],
-        seconds=figures["duration_us"] / 1e6,
+        seconds=duration,
         p50_ms=figures["p50_us"] / 1000,
         p90_ms=figures["p90_us"] / 1000,
         p99_ms=figures["p99_us"] / 1000,
@@ -86,4 +100,5 @@ def _parse(line: str) -> Result:
         socket_errors=figures["socket_errors"],
         timeouts=figures["timeouts"],
         next_id=figures["next_id"],
+        load_cpu=cpu_seconds / duration,
     )
