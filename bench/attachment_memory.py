@@ -69,7 +69,7 @@ def measure(way: str) -> tuple[int, int]:
             time.sleep(0.5)
             idle = running.peak_rss_kib()
             url = f"{running.base_url}/v2/orders/1/messages"
-            params = {"API_KEY": key, "accountId": account}
+            params: dict[str, str | int] = {"API_KEY": key, "accountId": account}
             if way == "multipart":
                 response = httpx.post(
                     url,

@@ -20,8 +20,9 @@ from bench.findings import Drain, Findings, Limited
 from bench.processes import Served
 from postventa.store import tables as t
 
+SELLER_ID = 7000001
 SELLER = {
-    "seller_id": 7000001,
+    "seller_id": SELLER_ID,
     "client_id": "bench-app",
     "client_secret": "bench-secret",
     "refresh_token": "bench-refresh-0",
@@ -72,9 +73,9 @@ def _connected_store(root: Path, marketplace: Served) -> tuple[dict[str, str], i
     server.cli(
         env,
         *("accounts", "connect", "--account", str(account)),
-        *("--seller-id", str(SELLER["seller_id"]), "--client-id", SELLER["client_id"]),
-        *("--client-secret", SELLER["client_secret"]),
-        *("--refresh-token", SELLER["refresh_token"]),
+        *("--seller-id", str(SELLER_ID), "--client-id", str(SELLER["client_id"])),
+        *("--client-secret", str(SELLER["client_secret"])),
+        *("--refresh-token", str(SELLER["refresh_token"])),
     )
     return env, account
 

@@ -54,7 +54,7 @@ def _with_variables(sql: str, names: list[str]) -> str:
 def script(account: int, first: int, last: int) -> str:
     """One send as a pgbench transaction, on a random order in first..last."""
     now = f"'{datetime.now(UTC).isoformat()}'"
-    insert = repositories._ADD_QUEUED_MESSAGE.postgresql
+    insert = repositories._ADD_MESSAGE.postgresql
     order = repositories._ORDER.postgresql
     conversation = repositories._OPEN_CONVERSATION.postgresql
     pack = repositories._PACK_MESSAGES.postgresql
