@@ -7,13 +7,14 @@ ends, so each send would wait for the disk flush of the send before it. Run by
 pgbench on the send's statements, 2,274 transactions a second with the NOTIFY
 in them against 3,726 without (docs/benchmarks.md).
 
-So a process announces after a transaction that queued messages commits, on a
-connection of its own, outside every send's transaction and without waiting
-for the disk (``synchronous_commit`` off: a notification lost in a crash costs
-a poll interval, never a message). Announcements coalesce: while one is on its
-way, any number of commits ask for one more after it, so each commit is
-followed by a NOTIFY that began after it, and a burst of sends costs a few
-round trips instead of one each.
+So a transaction that queued messages, once committed, only sets a flag; a
+thread of the process's own sends the NOTIFY on a connection of its own,
+outside every send's transaction and without waiting for the disk
+(``synchronous_commit`` off: a notification lost in a crash costs a poll
+interval, never a message). Announcements coalesce: the thread clears the flag
+before each NOTIFY, so every commit is followed by a NOTIFY that began after
+it, and it sends at most one every ``min_gap`` seconds, so a burst of sends
+costs a few notifications instead of one each.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 log = structlog.get_logger(__name__)
 CHANNEL = "postventa_outbox"
+MIN_GAP_SECONDS = 0.005
 
 
 def libpq_url(database_url: str) -> str:
@@ -35,44 +37,52 @@ def libpq_url(database_url: str) -> str:
 
 
 class Announcer:
-    """Coalesced ``NOTIFY postventa_outbox`` from any thread; never raises."""
+    """Coalesced ``NOTIFY postventa_outbox``, sent by a thread of its own."""
 
-    def __init__(self, database_url: str, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        connect_timeout: float = 5.0,
+        min_gap: float = MIN_GAP_SECONDS,
+    ) -> None:
         self._url = libpq_url(database_url)
         self._connect_timeout = connect_timeout
+        self._min_gap = min_gap
+        self._wanted = threading.Event()
+        self._closing = threading.Event()
         self._lock = threading.Lock()
-        self._running = False
-        self._again = False
-        self._closed = False
+        self._thread: threading.Thread | None = None
         self._connection: psycopg.Connection[object] | None = None
+        # Calls to announce() and NOTIFYs sent (counted without a lock: exact
+        # when one thread announces).
+        self.asked = 0
         self.sent = 0
 
     def announce(self) -> None:
-        """See that a NOTIFY begins after this call, sending it from this thread
-        unless another thread is sending one now and will send one more."""
-        with self._lock:
-            if self._closed:
-                return
-            if self._running:
-                self._again = True
-                return
-            self._running = True
-        try:
-            while True:
-                self._notify()
-                with self._lock:
-                    if self._again and not self._closed:
-                        self._again = False
-                        continue
-                    self._running = False
-                    closing = self._closed
-                break
-        except BaseException:
+        """Have a NOTIFY begin after this call; returns at once, never raises."""
+        if self._closing.is_set():
+            return
+        self.asked += 1
+        if self._thread is None:
             with self._lock:
-                self._running = False
-            raise
-        if closing:
-            self._drop()
+                if self._thread is None and not self._closing.is_set():
+                    self._thread = threading.Thread(
+                        target=self._run, name="postventa-announcer", daemon=True
+                    )
+                    self._thread.start()
+        self._wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            if self._closing.is_set():
+                break
+            # Cleared before the NOTIFY: a commit after this point asks again.
+            self._wanted.clear()
+            self._notify()
+            if self._closing.wait(self._min_gap):
+                break
+        self._drop()
 
     def _notify(self) -> None:
         try:
@@ -80,7 +90,7 @@ class Announcer:
                 self._connection = self._connect()
             self._connection.execute(f"NOTIFY {CHANNEL}")
             self.sent += 1
-        except (psycopg.Error, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - the thread must outlive any failure
             # Workers still poll; the next announcement connects again.
             log.warning("announcer.failed", error=str(exc))
             self._drop()
@@ -97,9 +107,11 @@ class Announcer:
         if connection is not None:
             connection.close()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the thread after the NOTIFY it may be sending; announce no more."""
         with self._lock:
-            self._closed = True
-            if self._running:
-                return  # the sending thread closes the connection when done
-        self._drop()
+            self._closing.set()
+            thread = self._thread
+        self._wanted.set()
+        if thread is not None:
+            thread.join(timeout)
