@@ -61,12 +61,16 @@ def _queue(database: Database, seller: Seller, order_id: int) -> None:
         _queue_in(repos, seller, order_id)
 
 
-def test_only_committed_transactions_that_queued_messages_announce(
-    database: Database, seller: Seller
-) -> None:
+@pytest.fixture
+def announcer(database: Database) -> Announcer:
     if database.announcer is None:
         pytest.skip("announcements are PostgreSQL's; SQLite runs one process")
-    announcer = database.announcer
+    return database.announcer
+
+
+def test_only_committed_transactions_that_queued_messages_announce(
+    database: Database, seller: Seller, announcer: Announcer
+) -> None:
     with database.transaction() as repos:
         repos.accounts.get(seller.account_id)
     assert announcer.asked == 0
@@ -89,11 +93,8 @@ def test_only_committed_transactions_that_queued_messages_announce(
 
 
 def test_concurrent_commits_each_reach_a_listener(
-    database: Database, seller: Seller
+    database: Database, seller: Seller, announcer: Announcer
 ) -> None:
-    if database.announcer is None:
-        pytest.skip("announcements are PostgreSQL's; SQLite runs one process")
-    announcer = database.announcer
     orders = [seller.add_order(Id=500 + n, PackId=f"P{n}") for n in range(40)]
 
     async def scenario() -> int:
