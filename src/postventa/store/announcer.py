@@ -90,8 +90,9 @@ class Announcer:
                 self._connection = self._connect()
             self._connection.execute(f"NOTIFY {CHANNEL}")
             self.sent += 1
-        except Exception as exc:  # noqa: BLE001 - the thread must outlive any failure
-            # Workers still poll; the next announcement connects again.
+        except Exception as exc:
+            # The thread must outlive any failure: workers still poll, and the
+            # next announcement connects again.
             log.warning("announcer.failed", error=str(exc))
             self._drop()
 
