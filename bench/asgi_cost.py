@@ -2,8 +2,9 @@
 
 Sends free-text messages to distinct orders through postventa's app (or the
 baseline's) with a fixed number of requests in flight, and prints the process
-CPU time per answered request. CPU time, unlike a rate, barely moves when other
-work shares the machine, so it tells whether a change to the hot path helped.
+CPU time and context switches (all threads) per answered request. CPU time,
+unlike a rate, barely moves when other work shares the machine, so it tells
+whether a change to the hot path helped.
 
 Run: .venv/bin/python -m bench.asgi_cost [--requests 5000] [--baseline]
      [--database postgresql://postgres@127.0.0.1:5432/somedb]
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -73,7 +75,7 @@ async def _call(app: Any, scope: dict[str, Any]) -> int:
 
 async def _drive(
     app: Any, account: int, key: str, first: int, count: int, in_flight: int
-) -> tuple[float, float, dict[int, int]]:
+) -> tuple[float, float, int, dict[int, int]]:
     statuses: dict[int, int] = {}
     next_order = iter(range(first, first + count))
 
@@ -85,8 +87,16 @@ async def _drive(
             statuses[status] = statuses.get(status, 0) + 1
 
     cpu, wall = time.process_time(), time.perf_counter()
+    switches = _context_switches()
     await asyncio.gather(*(lane() for _ in range(in_flight)))
-    return time.process_time() - cpu, time.perf_counter() - wall, statuses
+    switches = _context_switches() - switches
+    return time.process_time() - cpu, time.perf_counter() - wall, switches, statuses
+
+
+def _context_switches() -> int:
+    """Voluntary and involuntary context switches of every thread so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw + usage.ru_nivcsw
 
 
 def _postventa(
@@ -129,13 +139,14 @@ async def _run(arguments: argparse.Namespace) -> None:
         freeze_startup_objects()
         async with _lifespan(app):
             await _drive(app, account, key, 1, warm, arguments.in_flight)
-            cpu, wall, statuses = await _drive(
+            cpu, wall, switches, statuses = await _drive(
                 app, account, key, 1 + warm, count, arguments.in_flight
             )
         if db is not None:
             db.close()
     print(
         f"{count} requests: {cpu / count * 1e6:.0f} us CPU each, "
+        f"{switches / count:.1f} context switches each, "
         f"{count / wall:.0f} req/s in-process; statuses {statuses}"
     )
 
