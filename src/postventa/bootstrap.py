@@ -16,6 +16,7 @@ from litestar.types import ASGIApp
 from postventa.api.app import create_app
 from postventa.api.exporter import MetricsExporter
 from postventa.api.metrics import Metrics
+from postventa.api.server import guarded_protocol
 from postventa.config import ConfigError, Settings
 from postventa.delivery.backoff import Backoff
 from postventa.delivery.credentials import StoredCredentials
@@ -147,7 +148,9 @@ def serve(settings: Settings, sandbox: SandboxConfig | None = None) -> None:
             access_log=False,
             log_config=None,
             loop="uvloop",
-            http="httptools",
+            http=guarded_protocol(
+                settings.header_timeout_seconds, settings.max_header_bytes
+            ),
             timeout_graceful_shutdown=10,
         )
     finally:

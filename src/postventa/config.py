@@ -38,6 +38,8 @@ class Settings:
     bad_key_limit_per_minute: int = 20
     max_body_bytes: int = 36 * MIB
     body_idle_seconds: float = 30.0
+    header_timeout_seconds: float = 20.0
+    max_header_bytes: int = 64 * 1024
     auth_cache_seconds: float = 1.0
     idempotency_ttl_hours: int = 24
     log_level: str = "INFO"
@@ -165,6 +167,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "bad_key_limit_per_minute": _positive_int,
     "max_body_bytes": _positive_int,
     "body_idle_seconds": lambda text: _positive_float(text),
+    "header_timeout_seconds": lambda text: _positive_float(text),
+    "max_header_bytes": _positive_int,
     "auth_cache_seconds": _non_negative_float,
     "idempotency_ttl_hours": _positive_int,
     "log_level": lambda text: _choice("debug", "info", "warning", "error")(

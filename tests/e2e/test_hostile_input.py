@@ -34,7 +34,7 @@ FRESH, REPLIED, SLOW = 1, 2, 3
 # uses 2, and the cases most at risk of being let in one each.
 REPLIED_ORDERS = (2, 4, 5)
 SLOW_CLIENTS = 50  # of each kind
-# Longer than uvicorn's keep-alive timeout (5 s), its only timeout.
+# Longer than uvicorn's keep-alive timeout (5 s), shorter than the 20 s a head may take.
 SLOW_SECONDS = 6.0
 QUICK_SECONDS = 5.0
 COUNTS = {

@@ -15,8 +15,11 @@ START_TIMEOUT = 10.0
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve ``app`` (its lifespan included) until the block ends; yields its URL."""
+def serving(app: Any, **options: Any) -> Iterator[str]:
+    """Serve ``app`` (its lifespan included) until the block ends; yields its URL.
+
+    ``options`` go to ``uvicorn.Config``.
+    """
     # Named as TCP, so that asyncio turns Nagle's algorithm off on each accepted
     # connection; without it every keep-alive answer waits 40 ms for an ACK.
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -24,7 +27,9 @@ def serving(app: Any) -> Iterator[str]:
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     config = uvicorn.Config(
-        app, loop="asyncio", lifespan="on", log_config=None, access_log=False
+        app,
+        **{"loop": "asyncio", "lifespan": "on", "log_config": None, **options},
+        access_log=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(
