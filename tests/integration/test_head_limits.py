@@ -175,3 +175,34 @@ def test_the_wait_between_kept_alive_requests_does_not_count_against_the_head(
         assert _one_response(connection)[0] == 200
 
     assert _stored(database) == 2
+
+
+def test_pipelined_requests_in_one_packet_are_both_served(
+    address: tuple[str, int], database: Database, seller: Seller
+) -> None:
+    first = seller.add_order(Id=311, PackId="L1")
+    second = seller.add_order(Id=312, PackId="L2")
+    with _connect(address) as connection:
+        connection.sendall(_send(seller, first, BODY) + _send(seller, second, BODY))
+        statuses = [_one_response(connection)[0] for _ in range(2)]
+
+    assert statuses == [200, 200]
+    assert _stored(database) == 2
+
+
+def test_a_second_head_that_stalls_is_timed_from_its_first_byte(
+    address: tuple[str, int], database: Database, seller: Seller
+) -> None:
+    first = seller.add_order(Id=321, PackId="M1")
+    second = _send(seller, seller.add_order(Id=322, PackId="M2"), BODY)
+    with _connect(address) as connection:
+        connection.sendall(_send(seller, first, BODY))
+        assert _one_response(connection)[0] == 200
+        started = time.monotonic()
+        connection.sendall(second[:20])  # and nothing more
+        reply = _until_closed(connection)
+    elapsed = time.monotonic() - started
+
+    assert _status_and_message(reply)[0] == 408
+    assert HEAD_SECONDS <= elapsed < HEAD_SECONDS * 1.25 + 0.5
+    assert _stored(database) == 1
