@@ -1,8 +1,8 @@
 """The PostgreSQL send's statements alone, run by pgbench: what row (c) rests on.
 
 pgbench, a C client with prepared statements, runs the round trips one send
-makes (the order, the conversation's upsert, the pack's messages, the insert
-that notifies, the commit) with wrk's connections and threads, pinned to wrk's
+makes (the order, the conversation's upsert, the pack's messages, the insert,
+the commit) with wrk's connections and threads, pinned to wrk's
 CPU, on the database row (c) used, each transaction on an order no send named.
 Its rate and the CPU PostgreSQL's processes used per transaction show how fast
 row (c) could go on this machine with no Python at all.
@@ -11,12 +11,10 @@ row (c) could go on this machine with no Python at all.
 from __future__ import annotations
 
 import re
-import resource
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bench import processes, store, wrk
 from postventa.store import repositories
@@ -83,11 +81,6 @@ def script(account: int, first: int, last: int) -> str:
     )
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run(url: str, account: int, first: int, last: int) -> Floor:
     """pgbench for SECONDS on the send's statements, with wrk's connections."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
@@ -99,13 +92,13 @@ def run(url: str, account: int, first: int, last: int) -> Floor:
             *(f"--client={wrk.CONNECTIONS}", f"--jobs={wrk.THREADS}"),
             *(f"--time={SECONDS}", url),
         ]
-        client_before = _children_cpu()
+        client_before = processes.children_cpu_seconds()
         database_before = processes.postgres_cpu_seconds()
         output = subprocess.run(
             command, capture_output=True, text=True, check=True, timeout=SECONDS + 60
         ).stdout
         database = processes.postgres_cpu_seconds() - database_before
-        client = _children_cpu() - client_before
+        client = processes.children_cpu_seconds() - client_before
     return Floor(
         transactions_per_second=_figure(output, r"^tps = ([\d.]+)"),
         latency_ms=_figure(output, r"^latency average = ([\d.]+) ms"),
@@ -119,28 +112,3 @@ def _figure(output: str, pattern: str) -> float:
     if match is None:
         raise RuntimeError(f"pgbench printed no {pattern!r}:\n{output}")
     return float(match.group(1))
-
-
-if __name__ == "__main__":
-    # By hand: .venv/bin/python -m bench.floor (a fresh database, 200,000 orders).
-    import os
-
-    from bench import api, postgres, server
-    from postventa.store import tables
-
-    with (
-        tempfile.TemporaryDirectory() as root,
-        postgres.fresh_database() as url,
-    ):
-        env = server.environment(
-            Path(root),
-            POSTVENTA_DATABASE_URL=url,
-            POSTVENTA_SECRET_KEY=postgres.secret_key(),
-        )
-        seller = api.create_seller(env)
-        db = store.engine(url)
-        store.insert_all(
-            db, tables.orders, store.order_rows(seller.account, 1, 200_000)
-        )
-        db.dispose()
-        print(run(url, seller.account, 1, 200_000), os.cpu_count())

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench import processes
 
 SCRIPT = Path(__file__).with_name("load.lua")
 WRK_CPU = 1
@@ -72,18 +73,12 @@ def run(
         *(request.method, request.path, request.body, str(first)),
         *("1" if walk else "0", str(rate), str(THREADS)),
     ]
-    before = _children_cpu()
+    before = processes.children_cpu_seconds()
     output = subprocess.run(
         command, capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
-    used = _children_cpu() - before
+    used = processes.children_cpu_seconds() - before
     return _parse(output.strip().splitlines()[-1], used)
-
-
-def _children_cpu() -> float:
-    """CPU seconds used by the children that have been waited for (wrk, here)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _parse(line: str, cpu_seconds: float) -> Result:

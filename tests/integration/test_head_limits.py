@@ -6,9 +6,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
-import msgspec
 import pytest
 from sqlalchemy import func, select
 
@@ -17,6 +15,7 @@ from postventa.api.server import guarded_protocol
 from postventa.config import Settings
 from postventa.store import tables as t
 from postventa.store.database import Database
+from tests.e2e.rawhttp import Reply, connect, read_reply
 from tests.integration.conftest import Seller
 from tests.integration.live import serving
 
@@ -26,53 +25,18 @@ BODY = b'{"messageOptions": 4, "message": "Hola, el pedido sale hoy."}'
 
 
 @pytest.fixture
-def address(settings: Settings, database: Database) -> Iterator[tuple[str, int]]:
+def port(settings: Settings, database: Database) -> Iterator[int]:
     app = create_app(settings, database)
     protocol = guarded_protocol(HEAD_SECONDS, MAX_HEAD)
     with serving(app, http=protocol) as url:
-        parts = urlsplit(url)
-        assert parts.hostname is not None
-        assert parts.port is not None
-        yield parts.hostname, parts.port
+        yield int(url.rsplit(":", 1)[1])
 
 
-def _connect(address: tuple[str, int]) -> socket.socket:
-    connection = socket.create_connection(address, timeout=5)
-    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return connection
-
-
-def _until_closed(connection: socket.socket) -> bytes:
-    """Everything the server sends until it closes the connection."""
-    received = b""
-    while chunk := connection.recv(65536):
-        received += chunk
-    return received
-
-
-def _one_response(connection: socket.socket) -> tuple[int, bytes]:
-    """The status and body of one response on a kept-alive connection."""
-    received = b""
-    while b"\r\n\r\n" not in received:
-        chunk = connection.recv(65536)
-        assert chunk, "the server closed the connection"
-        received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    length = next(
-        int(line.split(":", 1)[1])
-        for line in lines[1:]
-        if line.lower().startswith("content-length:")
-    )
-    while len(body) < length:
-        body += connection.recv(65536)
-    return int(lines[0].split()[1]), body
-
-
-def _status_and_message(reply: bytes) -> tuple[int, str, bytes]:
-    head, _, body = reply.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    return status, msgspec.json.decode(body)["Message"], head.lower()
+def _last_reply(sock: socket.socket) -> Reply:
+    """The answer on ``sock``, after which the server has closed it."""
+    reply = read_reply(sock)
+    assert sock.recv(1) == b"", "the connection stayed open"
+    return reply
 
 
 def _send(seller: Seller, order_id: int, body: bytes, *headers: bytes) -> bytes:
@@ -96,113 +60,113 @@ def _stored(database: Database) -> int:
 
 
 def test_a_connection_that_sends_nothing_gets_a_408_and_is_closed(
-    address: tuple[str, int],
+    port: int,
 ) -> None:
     started = time.monotonic()
-    with _connect(address) as connection:
-        reply = _until_closed(connection)
+    with connect(port, 5) as connection:
+        reply = _last_reply(connection)
     elapsed = time.monotonic() - started
 
-    status, message, head = _status_and_message(reply)
-    assert status == 408
-    assert message == (
+    assert reply.status == 408
+    assert reply.json()["Message"] == (
         f"The request line and headers did not arrive within {HEAD_SECONDS:g} s."
     )
-    assert b"connection: close" in head
+    assert reply.headers["connection"] == "close"
     assert HEAD_SECONDS <= elapsed < HEAD_SECONDS * 1.25 + 0.5
 
 
 def test_a_head_sent_a_byte_at_a_time_is_cut_off_and_nothing_is_stored(
-    address: tuple[str, int], database: Database, seller: Seller
+    port: int, database: Database, seller: Seller
 ) -> None:
     request = _send(seller, seller.add_order(), BODY)
     head_end = request.index(b"\r\n\r\n")
     pause = HEAD_SECONDS / 8
     assert head_end * pause > 3 * HEAD_SECONDS  # the head alone would be late
 
-    with _connect(address) as connection:
+    with connect(port, 5) as connection:
         try:
             for byte in request[:head_end]:
                 connection.sendall(bytes([byte]))
                 time.sleep(pause)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        reply = _until_closed(connection)
+        reply = _last_reply(connection)
 
-    assert _status_and_message(reply)[0] == 408
+    assert reply.status == 408
     assert _stored(database) == 0
 
 
 def test_a_head_over_the_limit_gets_a_431_and_nothing_is_stored(
-    address: tuple[str, int], database: Database, seller: Seller
+    port: int, database: Database, seller: Seller
 ) -> None:
     padding = b"x-padding: " + b"a" * MAX_HEAD
-    with _connect(address) as connection:
+    with connect(port, 5) as connection:
         connection.sendall(_send(seller, seller.add_order(), BODY, padding))
-        reply = _until_closed(connection)
+        reply = _last_reply(connection)
 
-    status, message, head = _status_and_message(reply)
-    assert status == 431
-    assert message == f"The request line and headers exceed {MAX_HEAD} bytes."
-    assert b"connection: close" in head
+    assert reply.status == 431
+    assert reply.json()["Message"] == (
+        f"The request line and headers exceed {MAX_HEAD} bytes."
+    )
+    assert reply.headers["connection"] == "close"
     assert _stored(database) == 0
 
 
 def test_a_body_larger_than_the_head_limit_in_the_same_packet_is_served(
-    address: tuple[str, int], database: Database, seller: Seller
+    port: int, database: Database, seller: Seller
 ) -> None:
     padded = BODY[:-1] + b" " * (4 * MAX_HEAD) + b"}"
-    with _connect(address) as connection:
+    with connect(port, 5) as connection:
         connection.sendall(_send(seller, seller.add_order(), padded))
-        status, body = _one_response(connection)
+        reply = read_reply(connection)
 
-    assert status == 200, body
+    assert reply.status == 200, reply.body
     assert _stored(database) == 1
 
 
 def test_the_wait_between_kept_alive_requests_does_not_count_against_the_head(
-    address: tuple[str, int], database: Database, seller: Seller
+    port: int, database: Database, seller: Seller
 ) -> None:
     first, second = (
         seller.add_order(Id=301, PackId="K1"),
         seller.add_order(Id=302, PackId="K2"),
     )
-    with _connect(address) as connection:
+    with connect(port, 5) as connection:
         connection.sendall(_send(seller, first, BODY))
-        assert _one_response(connection)[0] == 200
+        assert read_reply(connection).status == 200
         time.sleep(HEAD_SECONDS * 2)  # within uvicorn's keep-alive of 5 s
         connection.sendall(_send(seller, second, BODY))
-        assert _one_response(connection)[0] == 200
+        assert read_reply(connection).status == 200
 
     assert _stored(database) == 2
 
 
 def test_pipelined_requests_in_one_packet_are_both_served(
-    address: tuple[str, int], database: Database, seller: Seller
+    port: int, database: Database, seller: Seller
 ) -> None:
     first = seller.add_order(Id=311, PackId="L1")
     second = seller.add_order(Id=312, PackId="L2")
-    with _connect(address) as connection:
+    with connect(port, 5) as connection:
         connection.sendall(_send(seller, first, BODY) + _send(seller, second, BODY))
-        statuses = [_one_response(connection)[0] for _ in range(2)]
+        statuses = [read_reply(connection).status for _ in range(2)]
 
     assert statuses == [200, 200]
     assert _stored(database) == 2
 
 
 def test_a_second_head_that_stalls_is_timed_from_its_first_byte(
-    address: tuple[str, int], database: Database, seller: Seller
+    port: int, database: Database, seller: Seller
 ) -> None:
     first = seller.add_order(Id=321, PackId="M1")
     second = _send(seller, seller.add_order(Id=322, PackId="M2"), BODY)
-    with _connect(address) as connection:
+    with connect(port, 5) as connection:
         connection.sendall(_send(seller, first, BODY))
-        assert _one_response(connection)[0] == 200
+        assert read_reply(connection).status == 200
         started = time.monotonic()
         connection.sendall(second[:20])  # and nothing more
-        reply = _until_closed(connection)
+        reply = _last_reply(connection)
     elapsed = time.monotonic() - started
 
-    assert _status_and_message(reply)[0] == 408
+    assert reply.status == 408
     assert HEAD_SECONDS <= elapsed < HEAD_SECONDS * 1.25 + 0.5
     assert _stored(database) == 1

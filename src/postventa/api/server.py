@@ -39,7 +39,7 @@ def _refusal(status: int, reason: bytes, message: str) -> bytes:
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """One connection; the class attributes are set by :func:`guarded_protocol`."""
 
-    header_seconds: float = 30.0
+    header_seconds: float = 20.0
     max_header_bytes: int = 64 * 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -95,7 +95,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def _head_size(self) -> int:
-        line = len(self.parser.get_method()) + len(self.url) + len(" HTTP/1.1\r\n ")
+        method = self.parser.get_method()
+        line = len(method) + 1 + len(self.url) + len(" HTTP/1.1\r\n")
         fields = sum(len(name) + len(value) + 4 for name, value in self.headers)
         return line + fields + 2
 
