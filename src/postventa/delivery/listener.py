@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import psycopg
 import structlog
 
 from postventa.store.announcer import CHANNEL, libpq_url
+
+if TYPE_CHECKING:
+    # psycopg is the PostgreSQL extra's; the embedded default runs without it.
+    import psycopg
 
 log = structlog.get_logger(__name__)
 
@@ -23,6 +27,8 @@ async def listen(
     database_url: str, wake: Callable[[], None], stop: asyncio.Event
 ) -> None:
     """Call ``wake`` on every notification until ``stop``; reconnect on failure."""
+    import psycopg
+
     delay = 1.0
     while not stop.is_set():
         try:

@@ -20,10 +20,14 @@ costs a few notifications instead of one each.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-import psycopg
 import structlog
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    # psycopg is the PostgreSQL extra's; the embedded default runs without it.
+    import psycopg
 
 log = structlog.get_logger(__name__)
 CHANNEL = "postventa_outbox"
@@ -97,6 +101,8 @@ class Announcer:
             self._drop()
 
     def _connect(self) -> psycopg.Connection[object]:
+        import psycopg
+
         connection: psycopg.Connection[object] = psycopg.connect(
             self._url, autocommit=True, connect_timeout=int(self._connect_timeout)
         )
